@@ -1,0 +1,100 @@
+"""The contract between the emulator's server core and its operations.
+
+The core (``app.py``) owns HTTP: auth, rate limits, the 202/status lifecycle, sync answers,
+webhooks, result files, faults and stats. An operation (``operations/*.py``) owns one endpoint's
+meaning: it validates a body and computes a result. Operations register :class:`JobOperation`
+objects (POST endpoints that make a job) and may add plain routes for CRUD surfaces (tailored
+projects/datasets/models, ads brands/templates, video upload) through :class:`RouteProvider`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from PIL import Image
+    from starlette.routing import BaseRoute
+
+
+class ApiError(Exception):
+    """An error answered in Bria's envelope: ``{"error": {code, message, details}, request_id}``.
+
+    ``plain_body`` makes the answer a bare JSON string, as some v1 ads endpoints do.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: str | None = None,
+        *,
+        code: int | str | None = None,
+        plain_body: bool = False,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.details = details
+        self.code = status if code is None else code
+        self.plain_body = plain_body
+        super().__init__(f"{status}: {message}")
+
+
+class OperationContext(Protocol):
+    """What an operation may use while it runs (provided by the core, one per job)."""
+
+    request_id: str
+    seed: int
+    """The job's seed: the body's ``seed`` if given, else one the core drew."""
+
+    def load_image(self, value: Any, field: str) -> Image.Image:
+        """Decode a URL / raw base64 / data-URI input; ApiError 460, 415 or 413 on failure."""
+        ...
+
+    def load_bytes(self, value: Any, field: str) -> bytes:
+        """Fetch a URL or decode base64 into bytes (videos, zips); ApiError 460 on failure."""
+        ...
+
+    def store_image(self, image: Image.Image, fmt: str = "PNG") -> str:
+        """Store an image as a result file and return its (expiring) URL."""
+        ...
+
+    def store_bytes(self, data: bytes, content_type: str, extension: str) -> str:
+        """Store raw bytes as a result file and return its (expiring) URL."""
+        ...
+
+    def check_moderation(self, text: str | None, field: str) -> None:
+        """Raise ApiError 422 when the text carries the emulator's moderation trigger."""
+        ...
+
+
+SyncMode = Literal["allowed", "refused", "always"]
+"""``allowed``: 202 by default, 200 with ``sync=true`` (most v2 endpoints).
+``refused``: async only; ``sync=true`` gets a 400 (enhance, video, ads v2).
+``always``: a v1 endpoint that answers synchronously with its own body shape."""
+
+
+@dataclass(frozen=True)
+class JobOperation:
+    """One POST endpoint that creates a job."""
+
+    path: str
+    """Full path, e.g. ``/v2/image/edit/remove_background``."""
+    family: str
+    """Latency family (a key of ``bria_dagster.client.endpoints.FAMILIES``)."""
+    sync: SyncMode
+    validate: Callable[[dict[str, Any]], dict[str, Any]]
+    """Check the body (required fields, enums, ranges, exclusive inputs); raise ApiError (400,
+    413, 415, 422). Returns the body with defaults applied. Must not do network I/O."""
+    execute: Callable[[OperationContext, dict[str, Any]], dict[str, Any]]
+    """Do the work (in a worker thread) and return the ``result`` object, e.g.
+    ``{"image_url": ..., "seed": ...}``. May raise ApiError (460 for an unreachable input)."""
+    v1_body: Callable[[dict[str, Any]], Any] | None = None
+    """For ``sync="always"``: turn the result into the v1 response body."""
+
+
+class RouteProvider(Protocol):
+    """A callable that returns extra Starlette routes, given the emulator's shared state."""
+
+    def __call__(self, state: Any) -> list[BaseRoute]: ...
