@@ -1,4 +1,4 @@
-"""bria_dagster: Bria's visual generation API as a typed client, a local emulator and Dagster assets.
+"""bria_dagster: Bria's visual generation API as a typed client, an emulator and Dagster assets.
 
 This top-level module stays light: importing ``bria_dagster.client`` must not import Dagster.
 """

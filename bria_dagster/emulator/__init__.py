@@ -1,0 +1,36 @@
+"""A local, Bria-compatible API server: the emulator (like moto for AWS).
+
+Run it with ``bria-emulator --port 8833`` or in-process::
+
+    from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+
+    with EmulatorServer(EmulatorConfig(latency={"*": 0.2})) as emulator:
+        ...  # point a client at emulator.base_url; read emulator.stats()
+
+The server core (auth, rate limits, the 202/status lifecycle, files, webhooks, faults, stats)
+lives here; each endpoint's meaning lives in ``bria_dagster.emulator.operations``.
+"""
+
+from bria_dagster.emulator.app import create_app
+from bria_dagster.emulator.config import PLAN_RPM, EmulatorConfig
+from bria_dagster.emulator.faults import FaultRule
+from bria_dagster.emulator.latency import Distribution
+from bria_dagster.emulator.registry import ApiError, JobOperation, OperationContext, RouteProvider
+from bria_dagster.emulator.server import EmulatorServer
+from bria_dagster.emulator.state import EmulatorState
+from bria_dagster.emulator.stats import StatsSnapshot
+
+__all__ = [
+    "PLAN_RPM",
+    "ApiError",
+    "Distribution",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "EmulatorState",
+    "FaultRule",
+    "JobOperation",
+    "OperationContext",
+    "RouteProvider",
+    "StatsSnapshot",
+    "create_app",
+]

@@ -68,6 +68,16 @@ class OperationContext(Protocol):
         """Raise ApiError 422 when the text carries the emulator's moderation trigger."""
         ...
 
+    def check_image_moderation(self, image: Image.Image, field: str) -> None:
+        """Raise ApiError 422 when the image's text metadata carries the moderation trigger."""
+        ...
+
+
+WARNING_KEY = "_warning"
+"""A key ``validate`` may add to the body it returns: the ``ip_signal`` warning text. The core
+removes it from the body and answers it as the top-level ``warning`` (202, sync 200, status).
+A ``warning`` key in ``execute``'s result is moved to the top level the same way."""
+
 
 SyncMode = Literal["allowed", "refused", "always"]
 """``allowed``: 202 by default, 200 with ``sync=true`` (most v2 endpoints).

@@ -1,0 +1,122 @@
+"""Reading an operation's inputs: public URLs, this emulator's own file URLs, base64, data URIs.
+
+Error codes, chosen from bria-api.md §1.3 and §2.3:
+
+- not a string, or an empty one: 400 naming the field;
+- a URL that cannot be fetched (connection error, non-2xx, expired emulator URL): 460
+  "Failed to download image";
+- larger than the cap (12 MB, as Bria's 413): 413;
+- a string that is neither a URL nor valid base64: 415 (an unsupported file, as the emulator
+  blueprint in bria-api.md §8 says); the same for an image Pillow cannot identify or that is not
+  JPEG/PNG/WEBP;
+- an image that is identified but cannot be decoded (truncated, corrupt): 422 "invalid image data".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import TYPE_CHECKING
+
+import httpx
+from PIL import Image, UnidentifiedImageError
+
+from bria_dagster.emulator.files import FileAccessError
+from bria_dagster.emulator.registry import ApiError
+
+if TYPE_CHECKING:
+    from bria_dagster.emulator.state import EmulatorState
+
+IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+MB = 1024 * 1024
+
+
+def _too_large(field: str, size: int, cap: int) -> ApiError:
+    return ApiError(
+        413,
+        "Payload too large",
+        f"{field}: the file is {size} bytes; the limit is {cap // MB} MB",
+    )
+
+
+def _download_failed(field: str, why: str) -> ApiError:
+    return ApiError(460, "Failed to download image", f"{field}: {why}")
+
+
+def fetch_url(state: EmulatorState, url: str, field: str) -> bytes:
+    """Download a URL (or read this emulator's own file directly), within the size cap."""
+    cap = state.config.max_input_bytes
+    try:
+        own = state.files.resolve(state.base_url, url)
+    except FileAccessError as exc:
+        raise _download_failed(field, f"HTTP {exc.status} ({exc.reason})") from None
+    if own is not None:
+        if own.size > cap:
+            raise _too_large(field, own.size, cap)
+        return own.path.read_bytes()
+    try:
+        with state.http.stream("GET", url, timeout=state.config.fetch_timeout_s) as response:
+            if response.status_code >= 400:
+                raise _download_failed(field, f"HTTP {response.status_code} from {url}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise _too_large(field, int(declared), cap)
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > cap:
+                    raise _too_large(field, len(data), cap)
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        raise _download_failed(field, f"{type(exc).__name__} for {url}") from None
+
+
+def decode_base64(value: str, field: str, cap: int) -> bytes:
+    """Decode raw base64 or a ``data:...;base64,`` URI, within the size cap."""
+    payload = value.partition(",")[2] if value.startswith("data:") else value
+    payload = "".join(payload.split())
+    if len(payload) * 3 // 4 > cap + 3:
+        raise _too_large(field, len(payload) * 3 // 4, cap)
+    try:
+        data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(
+            415, "Unsupported file type", f"{field}: not a URL and not valid base64"
+        ) from None
+    if len(data) > cap:
+        raise _too_large(field, len(data), cap)
+    return data
+
+
+def load_bytes(state: EmulatorState, value: object, field: str) -> bytes:
+    """The bytes an input field names (URL or base64)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "Invalid input", f"{field}: must be a URL or a base64 string")
+    text = value.strip()
+    if text.startswith(("http://", "https://")):
+        return fetch_url(state, text, field)
+    return decode_base64(text, field, state.config.max_input_bytes)
+
+
+def open_image(data: bytes, field: str) -> Image.Image:
+    """Decode image bytes: JPEG, PNG or WEBP only."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ApiError(
+            415, "Unsupported file type", f"{field}: not an image (use JPEG, PNG or WEBP)"
+        ) from None
+    except Image.DecompressionBombError:
+        raise ApiError(
+            413, "Payload too large", f"{field}: the image has too many pixels"
+        ) from None
+    if image.format not in IMAGE_FORMATS:
+        raise ApiError(
+            415, "Unsupported file type", f"{field}: {image.format} is not JPEG, PNG or WEBP"
+        )
+    try:
+        image.load()
+    except (OSError, ValueError, SyntaxError):
+        raise ApiError(422, "Invalid image data", f"{field}: the image cannot be decoded") from None
+    return image

@@ -1,0 +1,136 @@
+"""Run the emulator: in-process (:class:`EmulatorServer`, for tests) or bound to a socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Literal
+
+import uvicorn
+
+from bria_dagster.emulator.app import create_app
+from bria_dagster.emulator.config import EmulatorConfig
+from bria_dagster.emulator.registry import JobOperation, RouteProvider
+from bria_dagster.emulator.state import EmulatorState
+from bria_dagster.emulator.stats import StatsSnapshot
+
+HttpImpl = Literal["auto", "h11", "httptools"]
+LoopImpl = Literal["auto", "asyncio", "uvloop"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``port=0`` picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
+    # it Nagle's algorithm and delayed ACKs add ~40 ms to every keep-alive answer.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://host:port`` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_server(
+    state: EmulatorState,
+    operations: Sequence[JobOperation] | None = None,
+    route_providers: Sequence[RouteProvider] | None = None,
+    *,
+    http: HttpImpl = "auto",
+    loop: LoopImpl = "auto",
+    log_level: str = "warning",
+) -> uvicorn.Server:
+    """A uvicorn server for the emulator app (run it with ``server.run(sockets=[sock])``)."""
+    app = create_app(state.config, operations, route_providers, state=state)
+    config = uvicorn.Config(
+        app,
+        http=http,
+        loop=loop,
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+    )
+    return uvicorn.Server(config)
+
+
+class EmulatorServer:
+    """The emulator on a loopback port, in a background thread. A context manager.
+
+    >>> with EmulatorServer(EmulatorConfig(latency={"*": 0.1})) as emulator:
+    ...     httpx.get(f"{emulator.base_url}/v2/status/x", headers={"api_token": "t"})
+
+    ``operations`` / ``route_providers`` default to the operations package's. ``state`` is the
+    live :class:`EmulatorState`: ``state.configure(faults=[...])`` changes settings at runtime,
+    ``state.reset()`` forgets everything, ``state.jobs`` holds the jobs.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        operations: Sequence[JobOperation] | None = None,
+        route_providers: Sequence[RouteProvider] | None = None,
+        startup_timeout_s: float = 10.0,
+    ) -> None:
+        self.config = config or EmulatorConfig()
+        self.state = EmulatorState(self.config)
+        self._operations = operations
+        self._route_providers = route_providers
+        self._startup_timeout_s = startup_timeout_s
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    def start(self) -> EmulatorServer:
+        """Bind, serve in a thread, and return once the server answers."""
+        if self._server is not None:
+            raise RuntimeError("the emulator was already started; make a new EmulatorServer")
+        sock = bind(self.config.host, self.config.port)
+        self.base_url = url_of(sock)
+        if not self.state.base_url:
+            self.state.base_url = self.base_url
+        self._server = server = uvicorn_server(self.state, self._operations, self._route_providers)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="bria-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout_s
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError("the emulator did not start (see the log)")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and wait for it (files and workers are released)."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def stats(self) -> StatsSnapshot:
+        """The counters now (same as ``GET /_emulator/stats``)."""
+        return self.state.snapshot()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,127 @@
+"""A minimal valid body for every request model (URLs for images, so no decoding is needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bria_dagster.client.catalog import (
+    ads,
+    attribution,
+    editing,
+    fibo_edit,
+    generation,
+    product,
+    tailored,
+    tailored_generation,
+    video,
+)
+from bria_dagster.client.catalog.base import BriaRequest
+
+IMG = "https://img.example.com/in.png"
+MASK = "https://img.example.com/mask.png"
+VID = "https://vid.example.com/in.mp4"
+SP = '{"short_description": "a red bicycle"}'
+
+MINIMAL: dict[type[BriaRequest], dict[str, Any]] = {
+    generation.GenerateImageRequest: {"prompt": "a red bicycle"},
+    generation.GenerateImageLiteRequest: {"prompt": "a red bicycle"},
+    generation.StructuredPromptRequest: {"prompt": "a red bicycle"},
+    generation.StructuredPromptLiteRequest: {"images": [IMG]},
+    generation.StructuredPromptFromDiffRequest: {
+        "structured_prompt": SP,
+        "user_adjusted_structured_prompt": SP,
+    },
+    editing.RemoveBackgroundRequest: {"image": IMG},
+    editing.GuidedRemoveBackgroundRequest: {"image": IMG},
+    editing.ReplaceBackgroundRequest: {"image": IMG, "prompt": "on a beach"},
+    editing.BlurBackgroundRequest: {"image": IMG},
+    editing.EraseForegroundRequest: {"image": IMG},
+    editing.CropForegroundRequest: {"image": IMG},
+    editing.EraseRequest: {"image": IMG, "mask": MASK},
+    editing.GenFillRequest: {"image": IMG, "mask": MASK, "prompt": "a cherry"},
+    editing.ExpandRequest: {"image": IMG, "aspect_ratio": "16:9"},
+    editing.EnhanceRequest: {"image": IMG},
+    editing.IncreaseResolutionRequest: {"image": IMG},
+    fibo_edit.ImageEditRequest: {"images": [IMG], "instruction": "make the sky blue"},
+    fibo_edit.StructuredInstructionRequest: {"images": [IMG], "instruction": "add a cat"},
+    fibo_edit.AddObjectRequest: {"image": IMG, "instruction": "a vase on the table"},
+    fibo_edit.ReplaceObjectRequest: {"image": IMG, "instruction": "apple into a pear"},
+    fibo_edit.EraseObjectRequest: {"image": IMG, "object_name": "the lamp"},
+    fibo_edit.BlendRequest: {"image": IMG, "instruction": "art on the shirt"},
+    fibo_edit.ReseasonRequest: {"image": IMG, "season": "winter"},
+    fibo_edit.RewriteTextRequest: {"image": IMG, "new_text": "SALE"},
+    fibo_edit.SketchToImageRequest: {"image": IMG},
+    fibo_edit.RestoreRequest: {"image": IMG},
+    fibo_edit.ColorizeRequest: {"image": IMG, "color": "color_vivid"},
+    fibo_edit.RestyleRequest: {"image": IMG, "style": "anime"},
+    fibo_edit.RelightRequest: {"image": IMG, "light_type": "midday"},
+    product.ProductCutoutRequest: {"image": IMG},
+    product.ProductIntegrateRequest: {
+        "scene": IMG,
+        "products": [{"image": IMG, "coordinates": {"x": 1, "y": 2, "width": 30, "height": 40}}],
+    },
+    product.ProductHoldingRequest: {"person_image": IMG, "product_images": [IMG]},
+    product.VirtualTryOnRequest: {"person_image": IMG, "garment_images": [IMG]},
+    product.ProductCutoutV1Request: {"image_url": IMG},
+    product.PackshotRequest: {"image_url": IMG},
+    product.ShadowRequest: {"image_url": IMG},
+    product.LifestyleShotByTextRequest: {"image_url": IMG, "scene_description": "a kitchen"},
+    product.LifestyleShotByImageRequest: {"image_url": IMG, "ref_image_urls": [IMG]},
+    product.VehicleShotByTextRequest: {"image_url": IMG, "scene_description": "a coast road"},
+    product.VehicleSegmentRequest: {"image_url": IMG},
+    product.VehicleReflectionsRequest: {"image_url": IMG},
+    product.VehicleRefineTiresRequest: {"image_url": IMG},
+    product.VehicleEffectRequest: {"image_url": IMG, "effect": "fog"},
+    product.VehicleHarmonizeRequest: {"image_url": IMG, "preset": "cold-day"},
+    ads.AdsGenerateRequest: {"template_id": "1061"},
+    ads.AdsDelayerRequest: {"attachments": [IMG]},
+    ads.AdsResizeRequest: {
+        "attachments": [IMG],
+        "formats": [{"name": "sq", "width": 1, "height": 1}],
+    },
+    tailored_generation.TailoredGenerateRequest: {"tailored_model_id": "7", "prompt": "a mascot"},
+    tailored_generation.TailoredStructuredPromptRequest: {"tailored_model_id": 7, "prompt": "x"},
+    tailored_generation.TailoredImageToVideoRequest: {"tailored_model_id": "7", "image": IMG},
+    tailored.GenerateVisualSchemaRequest: {"images": [IMG] * 5},
+    tailored.RefineStructuredPromptRequest: {
+        "dataset_id": 3,
+        "structured_prompt": SP,
+        "instruction": "more detail",
+    },
+    tailored.CreateProjectRequest: {
+        "project_name": "icons",
+        "ip_medium": "illustration",
+        "ip_type": "icons",
+    },
+    tailored.UpdateProjectRequest: {"project_name": "renamed"},
+    tailored.CreateDatasetRequest: {"project_id": 1, "name": "d"},
+    tailored.UpdateDatasetRequest: {"status": "completed"},
+    tailored.CloneDatasetRequest: {},
+    tailored.UploadImageRequest: {"image_url": IMG},
+    tailored.BulkUploadRequest: {"zip_url": "https://zip.example.com/a.zip"},
+    tailored.UpdateCaptionRequest: {"regenerate_caption": True},
+    tailored.CreateModelRequest: {"name": "m", "dataset_id": 3},
+    tailored.UpdateModelRequest: {"name": "m2"},
+    tailored.StartTrainingRequest: {},
+    video.VideoRemoveBackgroundRequest: {"video": VID},
+    video.VideoReplaceBackgroundRequest: {"video": VID, "background_url": IMG},
+    video.VideoIncreaseResolutionRequest: {"video": VID},
+    video.VideoEraseRequest: {"video": VID, "mask": VID},
+    video.GreenScreenRequest: {"video": VID},
+    video.MaskByPromptRequest: {"video": VID, "prompt": "the dog"},
+    video.MaskByKeyPointsRequest: {"video": VID, "key_points": [{"x": 1, "y": 2}]},
+    video.ForegroundMaskRequest: {"video": VID},
+    video.VideoUploadRequest: {},
+    attribution.ImageAttributionRequest: {"image": IMG, "model_version": "3.2"},
+    attribution.ImageEmbeddingAttributionRequest: {
+        "embeddings_base64": ["AAAA"],
+        "model_version": "3.2",
+    },
+    attribution.VideoAttributionRequest: {"video": VID, "model": "video_rmbg:1"},
+    attribution.VideoEmbeddingAttributionRequest: {
+        "model": "video_rmbg:1",
+        "video_seconds": 3,
+        "stills_embedding_base64": "AAAA",
+        "motion_embedding_base64": "AAAA",
+    },
+}

@@ -1,0 +1,100 @@
+"""Bria's OpenAPI files, read from the ``shared`` folder beside the repository, with their
+``$ref``s resolved and ``allOf``/``oneOf``/``anyOf`` merged into plain property maps."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "bria-openapi"
+METHODS = ("get", "post", "put", "delete", "patch")
+
+
+@dataclass
+class SpecOperation:
+    """One operation of a spec file."""
+
+    file: str
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    """The JSON body schema (resolved), or None when the operation takes no body."""
+    examples: dict[str, Any] = field(default_factory=dict)
+    """Example bodies by name."""
+
+
+def _resolve(doc: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    if depth > 50:
+        raise RecursionError("cyclic $ref")
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = doc
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            return _resolve(doc, target, depth + 1)
+        return {key: _resolve(doc, value, depth) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolve(doc, item, depth) for item in node]
+    return node
+
+
+def properties(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """All properties a schema names, through allOf / oneOf / anyOf."""
+    found = dict(schema.get("properties", {}))
+    for key in ("allOf", "oneOf", "anyOf"):
+        for branch in schema.get(key, []):
+            found.update(properties(branch))
+    return found
+
+
+def required(schema: dict[str, Any]) -> set[str]:
+    """Fields required in every valid body (allOf branches add, oneOf/anyOf do not)."""
+    names = set(schema.get("required", []))
+    for branch in schema.get("allOf", []):
+        names |= required(branch)
+    return names
+
+
+def _examples(content: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if "example" in content:
+        found["example"] = content["example"]
+    for name, example in (content.get("examples") or {}).items():
+        if isinstance(example, dict) and "value" in example:
+            found[name] = example["value"]
+    schema = content.get("schema") or {}
+    if isinstance(schema.get("example"), dict):
+        found["schema example"] = schema["example"]
+    return found
+
+
+@functools.cache
+def load_operations() -> tuple[SpecOperation, ...]:
+    """Every operation of every spec file, with its full path (server path + path)."""
+    operations: list[SpecOperation] = []
+    for file in sorted(SPEC_DIR.glob("*.yml")):
+        doc = yaml.safe_load(file.read_text())
+        for path, item in doc["paths"].items():
+            for method in METHODS:
+                op = item.get(method)
+                if op is None:
+                    continue
+                servers = op.get("servers") or item.get("servers") or doc.get("servers")
+                base = urlparse(servers[0]["url"]).path.rstrip("/")
+                body = _resolve(doc, op.get("requestBody") or {})
+                content = (body.get("content") or {}).get("application/json")
+                operations.append(
+                    SpecOperation(
+                        file=file.stem,
+                        method=method.upper(),
+                        path=base + path,
+                        body=content.get("schema") if content else None,
+                        examples=_examples(content) if content else {},
+                    )
+                )
+    return tuple(operations)
