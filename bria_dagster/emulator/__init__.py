@@ -8,7 +8,7 @@ Run it with ``bria-emulator --port 8833`` or in-process::
         ...  # point a client at emulator.base_url; read emulator.stats()
 
 The server core (auth, rate limits, the 202/status lifecycle, files, webhooks, faults, stats)
-lives here; each endpoint's meaning lives in ``bria_dagster.emulator.operations``.
+lives here; each endpoint's meaning lives in ``bria_dagster.emulator.handlers``.
 """
 
 from bria_dagster.emulator.app import create_app

@@ -21,7 +21,7 @@ from bria_dagster.emulator.registry import JobOperation, RouteProvider
 from bria_dagster.emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)
-OPERATIONS_MODULE = "bria_dagster.emulator.operations"
+OPERATIONS_MODULE = "bria_dagster.emulator.handlers"
 API_PREFIXES = ("/v1/", "/v2/")
 
 
@@ -73,7 +73,7 @@ def create_app(
 ) -> EmulatorApp:
     """Build the emulator app.
 
-    ``operations`` / ``route_providers`` default to those of ``bria_dagster.emulator.operations``
+    ``operations`` / ``route_providers`` default to those of ``bria_dagster.emulator.handlers``
     (both, when ``operations`` is None). Pass ``state`` to share an existing state object.
     """
     if operations is None:

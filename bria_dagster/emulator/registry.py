@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from PIL import Image
     from starlette.routing import BaseRoute
 
+    from bria_dagster.emulator.config import EmulatorConfig
+
 
 class ApiError(Exception):
     """An error answered in Bria's envelope: ``{"error": {code, message, details}, request_id}``.
@@ -45,6 +47,12 @@ class OperationContext(Protocol):
     """What an operation may use while it runs (provided by the core, one per job)."""
 
     request_id: str
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The emulator's settings (``output_megapixels``, ``training_seconds``, ...)."""
+        ...
+
     seed: int
     """The job's seed: the body's ``seed`` if given, else one the core drew."""
 

@@ -26,6 +26,8 @@ class SpecOperation:
     """The JSON body schema (resolved), or None when the operation takes no body."""
     examples: dict[str, Any] = field(default_factory=dict)
     """Example bodies by name."""
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The JSON schema of each documented answer, by status code (``"200"``, ``"202"``...)."""
 
 
 def _resolve(doc: dict[str, Any], node: Any, depth: int = 0) -> Any:
@@ -73,6 +75,15 @@ def _examples(content: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _responses(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for code, answer in (op.get("responses") or {}).items():
+        content = (_resolve(doc, answer).get("content") or {}).get("application/json") or {}
+        if isinstance(content.get("schema"), dict):
+            found[str(code)] = content["schema"]
+    return found
+
+
 @functools.cache
 def load_operations() -> tuple[SpecOperation, ...]:
     """Every operation of every spec file, with its full path (server path + path)."""
@@ -95,6 +106,7 @@ def load_operations() -> tuple[SpecOperation, ...]:
                         path=base + path,
                         body=content.get("schema") if content else None,
                         examples=_examples(content) if content else {},
+                        responses=_responses(doc, op),
                     )
                 )
     return tuple(operations)
