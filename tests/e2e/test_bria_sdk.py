@@ -41,5 +41,5 @@ def test_sdk_verifies_the_emulators_webhooks(emulator: EmulatorServer, token: st
         webhook_id=delivery.headers[HEADER_ID],
         timestamp=delivery.headers[HEADER_TIMESTAMP],
         signature_header=delivery.headers[HEADER_SIGNATURE],
-        raw_body=delivery.body,
+        payload=delivery.body,
     )
