@@ -143,9 +143,10 @@ def test_refused_connections_are_retried_and_reported_as_not_sent(token: str) ->
 
 
 async def test_wait_many_polls_within_the_status_budget(server: FixtureBria, token: str) -> None:
-    # Bria allows 6 per (scaled) window; the client keeps 10 % headroom, i.e. 5, which absorbs
-    # the scheduling skew between taking a slot and the request reaching the server.
-    budget = {**FAST, "requests_per_minute": 6, "rate_limit_fraction": 0.9}
+    # Bria allows 6 per (scaled) window. The client takes 3: on a loaded machine one batch of
+    # requests can reach the server later than the next batch, so two batches may land in one
+    # server window; with 3 per batch that is still within 6.
+    budget = {**FAST, "requests_per_minute": 6, "rate_limit_fraction": 0.5}
     async with AsyncBriaClient(
         api_token=token, base_url=server.url, rate_limit_window_s=0.5, **budget
     ) as client:

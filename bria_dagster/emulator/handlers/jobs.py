@@ -154,7 +154,7 @@ def _expand(ctx: OperationContext, body: Body, image: Image.Image) -> Image.Imag
 
 
 def _packshot(ctx: OperationContext, body: Body, image: Image.Image) -> Image.Image:
-    side = max(64, int(2000 * _megapixels(ctx, {}) ** 0.5 / 2))
+    side = max(64, int(2000 * _megapixels(ctx, {}) ** 0.5))  # Bria: 2000 x 2000
     colour = body.get("background_color") or "#FFFFFF"
     background = draw.Image.new("RGBA", (side, side), (0, 0, 0, 0))
     if colour != "transparent":
