@@ -40,6 +40,11 @@ class JobContext:
         """The emulator's settings (``output_megapixels``, ``training_seconds``, ...)."""
         return self._state.config
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The state route providers keep (``EmulatorState.extensions``), e.g. tailored models."""
+        return self._state.extensions
+
     def load_bytes(self, value: Any, field: str) -> bytes:
         """Fetch a URL or decode base64 / a data URI (ApiError 400, 413, 415 or 460)."""
         return load_bytes(self._state, value, field)

@@ -56,6 +56,11 @@ class OperationContext(Protocol):
     seed: int
     """The job's seed: the body's ``seed`` if given, else one the core drew."""
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The state route providers keep (``EmulatorState.extensions``), e.g. tailored models."""
+        ...
+
     def load_image(self, value: Any, field: str) -> Image.Image:
         """Decode a URL / raw base64 / data-URI input; ApiError 460, 415 or 413 on failure."""
         ...

@@ -65,6 +65,11 @@ def _body(path: str, inputs: dict[str, str]) -> dict[str, Any]:
     swapped: dict[str, Any] = swap(body)
     if path == "/v2/video/edit/erase":
         swapped["mask"] = inputs[examples.VID]
+    if "tailored_model_id" in swapped:  # a model this emulator trained
+        model_id = inputs[TAILORED_MODEL]
+        swapped["tailored_model_id"] = (
+            model_id if isinstance(body["tailored_model_id"], str) else int(model_id)
+        )
     return swapped
 
 
@@ -81,9 +86,29 @@ def _hosted(http: httpx.Client, data: bytes) -> str:
     return str(answer.json()["url"])
 
 
+TAILORED_MODEL = "tailored_model_id"
+
+
+def _trained_model(http: httpx.Client, emulator_server: EmulatorServer) -> str:
+    """A tailored model trained on this emulator (generation refuses unknown models)."""
+    emulator_server.state.configure(training_seconds=0.0)
+    t = "/v1/tailored-gen"
+    project = {"project_name": "p", "ip_medium": "illustration", "ip_type": "multi_object_set"}
+    project_id = http.post(f"{t}/projects", json=project).json()["id"]
+    dataset = http.post(f"{t}/datasets", json={"project_id": project_id, "name": "d"}).json()["id"]
+    for _ in range(5):
+        image = {"file": _png((256, 256), "white")}
+        assert http.post(f"{t}/datasets/{dataset}/images", json=image).status_code == 201
+    assert http.put(f"{t}/datasets/{dataset}", json={"status": "completed"}).status_code == 200
+    model = http.post(f"{t}/models", json={"name": "m", "dataset_id": dataset}).json()["id"]
+    assert http.post(f"{t}/models/{model}/start_training", json={}).status_code == 200
+    return str(model)
+
+
 @pytest.fixture(scope="module")
-def inputs(http: httpx.Client) -> dict[str, str]:
-    """Input URLs served by the emulator: an image, a mask of its size, an uploaded video."""
+def inputs(http: httpx.Client, emulator_server: EmulatorServer) -> dict[str, str]:
+    """Input URLs served by the emulator (an image, a mask of its size, an uploaded video) and a
+    trained tailored model."""
     grant = http.post("/v2/video/upload", json={}).json()["result"]
     fields = {k: str(v) for k, v in grant["upload_fields"].items()}
     sent = httpx.post(grant["upload_url"], data=fields, files={"file": ("in.mp4", b"\0" * 64)})
@@ -93,6 +118,7 @@ def inputs(http: httpx.Client) -> dict[str, str]:
         examples.IMG: _hosted(http, _png_bytes((96, 64), "white")),
         examples.MASK: _hosted(http, _png_bytes((96, 64), "black", mode="L")),
         examples.VID: str(grant["file_url"]),
+        TAILORED_MODEL: _trained_model(http, emulator_server),
     }
 
 

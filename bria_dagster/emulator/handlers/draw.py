@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import random
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
+from PIL import (
+    Image,
+    ImageChops,
+    ImageDraw,
+    ImageFilter,
+    ImageOps,
+    ImageSequence,
+    ImageStat,
+)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (200, 30, 40),
@@ -99,6 +108,11 @@ def generate(prompt: str | None, seed: int, size: tuple[int, int]) -> Image.Imag
         draw.polygon(points, fill=subject)
     accent = tuple(min(255, c + 60) for c in subject)
     draw.ellipse((cx - rx // 4, cy - ry // 4, cx + rx // 4, cy + ry // 4), fill=accent)  # type: ignore[arg-type]
+    if prompt and height >= 48:
+        # The prompt, small and faint: readable, yet too close to the background to be cut out
+        # as part of the subject by :func:`subject_mask`.
+        faint = tuple(c - 28 if c > 128 else c + 28 for c in background)
+        draw.text((4, height - 14), prompt[: max(4, width // 7)], fill=faint)  # type: ignore[arg-type]
     return image
 
 
@@ -291,12 +305,40 @@ def sketch(image: Image.Image) -> Image.Image:
     return edges.convert("RGB")
 
 
-def animation(frame: Image.Image, frames: int = 6, side: int = 128) -> bytes:
-    """A small animated GIF made from ``frame`` (the emulator's stand-in for a video)."""
+VIDEO_SIDE = 128
+"""The longest side of the emulator's stand-in videos."""
+
+
+def spin(frame: Image.Image, frames: int = 6, side: int = VIDEO_SIDE) -> list[Image.Image]:
+    """Frames of ``frame`` turning once around: a clip made from a still picture."""
     base = ImageOps.contain(frame.convert("RGB"), (side, side))
-    shots = [base.rotate(i * 360 / frames, fillcolor=border_colour(base)) for i in range(frames)]
+    return [base.rotate(i * 360 / frames, fillcolor=border_colour(base)) for i in range(frames)]
+
+
+def frames_of(data: bytes, limit: int = 8, side: int = VIDEO_SIDE) -> list[Image.Image] | None:
+    """The first frames of an animation (GIF, WebP, APNG: what the emulator's video endpoints
+    make) or of a still image, fitted in ``side``; None for a container Pillow cannot read."""
+    try:
+        clip = Image.open(io.BytesIO(data))
+        frames = [
+            frame.convert("RGB") for frame in itertools.islice(ImageSequence.Iterator(clip), limit)
+        ]
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if frames and max(frames[0].size) > side:
+        frames = [ImageOps.contain(frame, (side, side)) for frame in frames]
+    return frames or None
+
+
+def encode_clip(frames: list[Image.Image], duration_ms: int = 120) -> bytes:
+    """An animated GIF of ``frames`` (the emulator's stand-in for a video file)."""
     buffer = io.BytesIO()
-    shots[0].save(
-        buffer, format="GIF", save_all=True, append_images=shots[1:], duration=120, loop=0
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
     )
     return buffer.getvalue()
+
+
+def animation(frame: Image.Image, frames: int = 6, side: int = VIDEO_SIDE) -> bytes:
+    """A small animated GIF made from ``frame``."""
+    return encode_clip(spin(frame, frames, side))

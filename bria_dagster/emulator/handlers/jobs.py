@@ -17,6 +17,7 @@ from PIL import Image
 from bria_dagster.client.catalog import CATALOG, OperationSpec
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.emulator.handlers import draw
+from bria_dagster.emulator.handlers.tailored import trained_model
 from bria_dagster.emulator.registry import WARNING_KEY, ApiError, JobOperation, OperationContext
 
 Body = dict[str, Any]
@@ -24,6 +25,17 @@ Work = Callable[[OperationContext, Body], Body]
 
 IP_TRIGGERS = ("mickey mouse", "pikachu", "darth vader")
 """Prompt words that make an ``ip_signal`` request come back with a warning."""
+
+MAX_UPSCALED_PIXELS = 8192 * 8192
+"""``increase_resolution`` output area limit (Bria's OpenAPI)."""
+MAX_ENHANCED_PIXELS = 10 * 1024 * 1024
+"""``enhance`` output limit: about twice the resolution, at most 10 MP."""
+MODERATED_INPUT_FAMILIES = frozenset({"generation", "structured_prompt", "fibo_edit"})
+"""Families whose ``visual_input_content_moderation`` defaults to true (bria-api.md §1.4);
+elsewhere it is off unless the body turns it on."""
+MODERATED_INPUT_PATHS = frozenset({"/v2/image/edit/product/integrate"})
+EDIT_TEXT_FIELDS = ("instruction", "object_name", "season", "new_text", "color", "style")
+"""The field that carries what a FIBO edit does, in the order they are looked for."""
 
 
 def _megapixels(ctx: OperationContext, body: Body) -> float:
@@ -74,13 +86,22 @@ def _prompt_of(body: Body) -> str | None:
     return prompt
 
 
+def _load(ctx: OperationContext, body: Body, value: Any, field: str) -> Image.Image:
+    """An input image, moderated when the body (or the endpoint's default) asks for it; v1
+    endpoints have one ``content_moderation`` switch."""
+    image = ctx.load_image(value, field)
+    if body.get("visual_input_content_moderation") or body.get("content_moderation"):
+        ctx.check_image_moderation(image, field)
+    return image
+
+
 def _image_input(ctx: OperationContext, body: Body) -> Image.Image:
     for field in ("image", "file", "image_url", "person_image", "scene"):
         if body.get(field):
-            return ctx.load_image(body[field], field)
+            return _load(ctx, body, body[field], field)
     for field in ("images", "attachments"):
         if body.get(field):
-            return ctx.load_image(body[field][0], f"{field}[0]")
+            return _load(ctx, body, body[field][0], f"{field}[0]")
     raise ApiError(400, "Invalid request", "image: an input image is required")
 
 
@@ -91,12 +112,18 @@ def _moderate(ctx: OperationContext, body: Body, *fields: str) -> None:
                 ctx.check_moderation(body[field], field)
 
 
+def _tailored(ctx: OperationContext, body: Body, missing: int = 403) -> None:
+    if "tailored_model_id" in body:
+        trained_model(ctx.extensions, body["tailored_model_id"], missing)
+
+
 def _generate(ctx: OperationContext, body: Body) -> Body:
+    _tailored(ctx, body)
     _moderate(ctx, body, "prompt", "negative_prompt")
     prompt = _prompt_of(body)
     size = draw.size_for(body.get("aspect_ratio"), _megapixels(ctx, body))
     if body.get("images"):
-        base = ctx.load_image(body["images"][0], "images[0]")
+        base = _load(ctx, body, body["images"][0], "images[0]")
         image = draw.tint(base.resize(size), draw.colour_of(prompt, ctx.seed))
     else:
         image = draw.generate(prompt, ctx.seed, size)
@@ -109,7 +136,32 @@ def _generate(ctx: OperationContext, body: Body) -> Body:
     }
 
 
+def structured_instruction(instruction: str, seed: int) -> str:
+    """A structured instruction: the edit and the structured prompt of the edited picture."""
+    described = json.loads(structured_prompt(instruction, seed))
+    return json.dumps({"edit_instruction": instruction, **described})
+
+
+def _edit_text(body: Body) -> str:
+    for field in EDIT_TEXT_FIELDS:
+        if isinstance(body.get(field), str) and body[field]:
+            return str(body[field])
+    if body.get("light_type"):
+        return f"relight: {body['light_type']}, {body.get('light_direction') or 'front'}"
+    return str(body.get("prompt") or "edit the image")
+
+
+def _instruction(ctx: OperationContext, body: Body) -> Body:
+    _moderate(ctx, body, "instruction")
+    _load(ctx, body, body["images"][0], "images[0]")
+    return {
+        "structured_instruction": structured_instruction(_edit_text(body), ctx.seed),
+        "seed": ctx.seed,
+    }
+
+
 def _structured(ctx: OperationContext, body: Body) -> Body:
+    _tailored(ctx, body)
     _moderate(ctx, body, "prompt")
     prompt = _prompt_of(body) or body.get("instruction")
     if body.get("user_adjusted_structured_prompt"):
@@ -117,9 +169,11 @@ def _structured(ctx: OperationContext, body: Body) -> Body:
     return {"structured_prompt": structured_prompt(prompt, ctx.seed), "seed": ctx.seed}
 
 
-def _edit(transform: Callable[[OperationContext, Body, Image.Image], Image.Image]) -> Work:
+def _edit(
+    transform: Callable[[OperationContext, Body, Image.Image], Image.Image], *, fibo: bool = False
+) -> Work:
     def work(ctx: OperationContext, body: Body) -> Body:
-        _moderate(ctx, body, "prompt", "instruction")
+        _moderate(ctx, body, "prompt", *EDIT_TEXT_FIELDS)
         image = _image_input(ctx, body)
         out = transform(ctx, body, image)
         fmt = "JPEG" if body.get("output_type") == "jpeg" and out.mode != "RGBA" else "PNG"
@@ -128,17 +182,15 @@ def _edit(transform: Callable[[OperationContext, Body, Image.Image], Image.Image
             result["prompt"] = body["prompt"]
             if body.get("refine_prompt", True):
                 result["refined_prompt"] = f"{body['prompt']}, detailed, natural light"
-        if body.get("instruction"):
-            result["structured_instruction"] = json.dumps(
-                {"edit_instruction": body["instruction"], "seed": ctx.seed}
-            )
+        if fibo:
+            result["structured_instruction"] = structured_instruction(_edit_text(body), ctx.seed)
         return result
 
     return work
 
 
 def _mask(ctx: OperationContext, body: Body, image: Image.Image) -> Image.Image:
-    mask = ctx.load_image(body["mask"], "mask")
+    mask = _load(ctx, body, body["mask"], "mask")
     if abs(mask.width / mask.height - image.width / image.height) > 0.02:
         raise ApiError(400, "Invalid request", "mask: must have the image's aspect ratio")
     return mask
@@ -187,7 +239,7 @@ def _composite(ctx: OperationContext, body: Body, image: Image.Image) -> Image.I
         {"image": value} for value in body.get("product_images") or body.get("garment_images") or []
     ]
     for index, item in enumerate(items):
-        product = draw.crop_foreground(ctx.load_image(item["image"], f"products[{index}].image"))
+        product = draw.crop_foreground(_load(ctx, body, item["image"], f"products[{index}].image"))
         box = item.get("coordinates") or {
             "x": out.width // 4,
             "y": out.height // 4,
@@ -196,6 +248,27 @@ def _composite(ctx: OperationContext, body: Body, image: Image.Image) -> Image.I
         }
         product = draw.ImageOps.contain(product, (max(1, box["width"]), max(1, box["height"])))
         out.alpha_composite(product, (int(box["x"]), int(box["y"])))
+    return out
+
+
+def _increase_resolution(body: Body, image: Image.Image) -> Image.Image:
+    factor = int(body.get("desired_increase") or 2)
+    width, height = image.width * factor, image.height * factor
+    if width * height > MAX_UPSCALED_PIXELS:
+        raise ApiError(
+            400,
+            "Invalid request",
+            f"desired_increase: {factor}x gives {width}x{height}, over the 8192x8192 area limit",
+        )
+    return draw.upscale(image, factor)
+
+
+def _enhance(image: Image.Image) -> Image.Image:
+    out = draw.enhance(image)
+    if out.width * out.height > MAX_ENHANCED_PIXELS:
+        scale = (MAX_ENHANCED_PIXELS / (out.width * out.height)) ** 0.5
+        size = (max(1, int(out.width * scale)), max(1, int(out.height * scale)))
+        out = out.resize(size, draw.Image.Resampling.LANCZOS)
     return out
 
 
@@ -217,10 +290,8 @@ EDITS: dict[str, Callable[[OperationContext, Body, Image.Image], Image.Image]] =
         i, _mask(c, b, i), draw.colour_of(b.get("prompt"), c.seed)
     ),
     "/v2/image/edit/expand": _expand,
-    "/v2/image/edit/enhance": lambda c, b, i: draw.enhance(i),
-    "/v2/image/edit/increase_resolution": lambda c, b, i: draw.upscale(
-        i, int(b.get("desired_increase") or 2)
-    ),
+    "/v2/image/edit/enhance": lambda c, b, i: _enhance(i),
+    "/v2/image/edit/increase_resolution": lambda c, b, i: _increase_resolution(b, i),
     "/v2/image/edit": lambda c, b, i: draw.annotate(
         draw.tint(i, draw.colour_of(b.get("instruction"), c.seed)), b.get("instruction") or ""
     ),
@@ -343,17 +414,98 @@ def _ads_delayer(ctx: OperationContext, body: Body) -> Body:
     return {"url": ctx.store_bytes(json.dumps(manifest).encode(), "application/json", "json")}
 
 
-def _video(ctx: OperationContext, body: Body) -> Body:
-    ctx.load_bytes(body["video"] if "video" in body else body["image"], "video")
-    frame = draw.generate(body.get("prompt") or "video", ctx.seed, (128, 128))
-    url = ctx.store_bytes(draw.animation(frame), "image/gif", "gif")
-    return {"video_url": url}
+VIDEO_BACKGROUNDS = {
+    "Transparent": None,
+    "Black": (0, 0, 0),
+    "White": (255, 255, 255),
+    "Gray": (128, 128, 128),
+    "Red": (255, 0, 0),
+    "Green": (0, 255, 0),
+    "Blue": (0, 0, 255),
+    "Yellow": (255, 255, 0),
+    "Cyan": (0, 255, 255),
+    "Magenta": (255, 0, 255),
+    "Orange": (255, 165, 0),
+}
+GREEN_SHADES = {
+    "broadcast_green": (0, 177, 64),
+    "chroma_green": (0, 255, 0),
+    "blue_screen": (0, 0, 255),
+}
+MAX_VIDEO_PIXELS = 7680 * 4320
+"""Video increase_resolution refuses outputs above 8K (bria-api.md §5.7)."""
+Frames = list[Image.Image]
+
+
+def _clip(ctx: OperationContext, body: Body, field: str) -> Frames:
+    """The frames of a video input: an animation or still image is read for real; a real video
+    container (Pillow cannot decode one) is stood in for by a generated clip."""
+    frames = draw.frames_of(ctx.load_bytes(body[field], field))
+    if frames is None:
+        still = draw.generate(body.get("prompt") or "video", ctx.seed, (128, 128))
+        frames = draw.spin(still)
+    return frames
+
+
+def _on(frames: Frames, colour: tuple[int, int, int] | None) -> Frames:
+    """Each frame's subject on a flat ``colour`` (None: transparent)."""
+    cut = [draw.remove_background(frame) for frame in frames]
+    if colour is None:
+        return cut
+    return [Image.alpha_composite(Image.new("RGBA", f.size, (*colour, 255)), f) for f in cut]
+
+
+def _upscaled(frames: Frames, body: Body) -> Frames:
+    factor = int(body.get("desired_increase") or 2)
+    width, height = frames[0].width * factor, frames[0].height * factor
+    if width * height > MAX_VIDEO_PIXELS:
+        raise ApiError(422, "Invalid request", "desired_increase: the result would exceed 8K")
+    return [draw.upscale(frame, factor) for frame in frames]
+
+
+def _new_background(ctx: OperationContext, body: Body, frames: Frames) -> Frames:
+    try:
+        backdrop = _clip(ctx, body, "background_url")[0]
+    except ApiError as error:  # Bria answers an unreachable background with 422
+        raise ApiError(422, "Invalid background", error.details) from None
+    cut = [draw.remove_background(frame) for frame in frames]
+    fitted = draw.ImageOps.fit(backdrop, cut[0].size).convert("RGBA")
+    return [Image.alpha_composite(fitted, frame) for frame in cut]
+
+
+VIDEO_EDITS: dict[str, Callable[[OperationContext, Body, Frames], Frames]] = {
+    "/v2/video/edit/remove_background": lambda c, b, f: _on(
+        f, VIDEO_BACKGROUNDS.get(str(b.get("background_color") or "Black"), (0, 0, 0))
+    ),
+    "/v2/video/edit/increase_resolution": lambda c, b, f: _upscaled(f, b),
+    "/v2/video/edit/green_screen": lambda c, b, f: _on(
+        f, GREEN_SHADES[str(b.get("green_shade") or "broadcast_green")]
+    ),
+    "/v2/video/edit/replace_background": _new_background,
+    "/v2/video/edit/erase": lambda c, b, f: [draw.erase_foreground(frame) for frame in f],
+}
+
+
+def _video_for(path: str) -> Work:
+    edit = VIDEO_EDITS.get(path)
+
+    def work(ctx: OperationContext, body: Body) -> Body:
+        if "video" in body:
+            frames = _clip(ctx, body, "video")
+            if "mask" in body:
+                _clip(ctx, body, "mask")
+        else:  # image-to-video: the picture, animated
+            _tailored(ctx, body, missing=404)
+            frames = draw.spin(_load(ctx, body, body["image"], "image"))
+        frames = edit(ctx, body, frames) if edit else frames
+        return {"video_url": ctx.store_bytes(draw.encode_clip(frames), "image/gif", "gif")}
+
+    return work
 
 
 def _video_mask(ctx: OperationContext, body: Body) -> Body:
-    ctx.load_bytes(body["video"], "video")
-    frame = draw.subject_mask(draw.generate("mask", ctx.seed, (128, 128)))
-    return {"mask_url": ctx.store_bytes(draw.animation(frame), "image/gif", "gif")}
+    masks = [draw.subject_mask(frame).convert("RGB") for frame in _clip(ctx, body, "video")]
+    return {"mask_url": ctx.store_bytes(draw.encode_clip(masks), "image/gif", "gif")}
 
 
 def _attribution(ctx: OperationContext, body: Body) -> Body:
@@ -375,10 +527,10 @@ def _work_for(spec: OperationSpec) -> Work | None:
     if spec.path in SPECIAL:
         return SPECIAL[spec.path]
     if spec.path in EDITS:
-        return _edit(EDITS[spec.path])
-    if spec.result_kind == "structured_prompt" and spec.path.startswith("/v2/"):
-        return _structured
+        return _edit(EDITS[spec.path], fibo=spec.family == "fibo_edit")
     if spec.result_kind == "structured_instruction":
+        return _instruction
+    if spec.result_kind == "structured_prompt" and spec.path.startswith("/v2/"):
         return _structured
     if spec.path.startswith(("/v2/image/generate", "/v2/structured_prompt")):
         return _generate
@@ -387,7 +539,7 @@ def _work_for(spec: OperationSpec) -> Work | None:
     if "attribution" in spec.path:
         return _attribution
     if spec.path.startswith("/v2/video/") and spec.path != "/v2/video/upload":
-        return _video
+        return _video_for(spec.path)
     return None
 
 
@@ -401,8 +553,10 @@ def _validator(spec: OperationSpec) -> Callable[[Body], Body]:
         except BriaInputError as exc:
             raise ApiError(400, "Invalid request", str(exc)) from None
         checked = dict(body)
-        prompt = str(body.get("prompt") or "").lower()
-        if body.get("ip_signal") and any(word in prompt for word in IP_TRIGGERS):
+        if spec.family in MODERATED_INPUT_FAMILIES or spec.path in MODERATED_INPUT_PATHS:
+            checked.setdefault("visual_input_content_moderation", True)
+        text = f"{body.get('prompt') or ''} {body.get('instruction') or ''}".lower()
+        if body.get("ip_signal") and any(word in text for word in IP_TRIGGERS):
             checked[WARNING_KEY] = "The prompt may refer to protected intellectual property"
         return checked
 

@@ -8,9 +8,12 @@ the client's catalog models. State lives in ``state.extensions`` and is cleared 
 
 from __future__ import annotations
 
+import asyncio
+import io
 import itertools
 import json
 import time
+import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +29,9 @@ from bria_dagster.emulator.registry import ApiError
 
 Json = dict[str, Any]
 MAX_BASIC_IMAGES = 200
+MAX_BULK_IMAGES = 5000
 MIN_COMPLETED_IMAGES = 5
+BULK_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 TRAINING_DEFAULTS: Json = {
     "lr_scheduler": "constant_with_warmup",
     "learning_rate": 1e-4,
@@ -73,6 +78,28 @@ class Tailored:
             m["dataset_id"] == dataset_id and self.model_view(m)["status"] == "InProgress"
             for m in self.models.values()
         )
+
+
+def trained_model(extensions: dict[str, Any], model_id: object, missing: int = 403) -> Json:
+    """The trained model a generation names. ApiError ``missing`` when there is no such model
+    (Bria: 403 "not in your organization"; 404 for image-to-video), 409 before it is trained."""
+    tailored = extensions.get("tailored")
+    model = None
+    if isinstance(tailored, Tailored) and str(model_id).isdigit():
+        model = tailored.models.get(int(str(model_id)))
+    if tailored is None or model is None:
+        reason = "Forbidden" if missing == 403 else "Not Found"
+        raise ApiError(
+            missing, reason, f"tailored_model_id: no model {model_id} in this organization"
+        )
+    view = tailored.model_view(model)
+    if view["status"] != "Completed":
+        raise ApiError(
+            409,
+            "Conflict",
+            f"tailored_model_id: model {model_id} is {view['status']}, not Completed",
+        )
+    return view
 
 
 def tailored_of(state: Any) -> Tailored:
@@ -169,7 +196,7 @@ def delete_project(t: Tailored, state: Any, request: Request, body: Json) -> Res
 
 
 def _dataset_view(t: Tailored, dataset: Json, *, with_images: bool = False) -> Json:
-    view = dict(dataset)
+    view = {k: v for k, v in dataset.items() if not k.startswith("_")}
     images = list(t.images.get(dataset["id"], {}).values())
     view["images_count"] = len(images)
     if with_images:
@@ -231,7 +258,7 @@ def clone_dataset(t: Tailored, state: Any, request: Request, body: Json) -> Resp
     source = t.get(t.datasets, request.path_params["dataset_id"], "dataset")
     did = next(t.ids)
     clone = {
-        **source,
+        **{k: v for k, v in source.items() if not k.startswith("_")},
         "id": did,
         "status": "draft",
         "name": body.get("name") or f"Copy of {source['name']}",
@@ -259,27 +286,37 @@ def upload_image(t: Tailored, state: Any, request: Request, body: Json) -> Respo
     value = body.get("file") or body.get("image_url")
     field_name = "file" if body.get("file") else "image_url"
     image = open_image(load_bytes(state, value, field_name), field_name)
+    _check_resolution(image, body.get("increase_resolution", True))
+    record = _add_image(t, state, dataset, image, body.get("image_name"), body.get("image_url"))
+    return _json(record, 201)
+
+
+def _check_resolution(image: Any, upscale: bool) -> None:
     smallest = min(image.size)
-    upscale = body.get("increase_resolution", True)
     if smallest < 256 or (smallest < 1024 and not upscale):
         raise ApiError(412, "Precondition Failed", f"image resolution {image.size} is too low")
+
+
+def _add_image(
+    t: Tailored, state: Any, dataset: Json, image: Any, name: str | None, source: str | None
+) -> Json:
     iid = next(t.ids)
-    name = body.get("image_name") or f"image_{iid}.png"
+    name = name or f"image_{iid}.png"
     url = state.store_bytes(draw_png(image), "image/png", "png", endpoint="/v1")
     record = {
         "id": iid,
         "dataset_id": dataset["id"],
         "caption": _caption(name) if dataset["visual_schema"] else None,
         "caption_source": "automatic" if dataset["visual_schema"] else "pending",
-        "upload_source_url": body.get("image_url"),
+        "upload_source_url": source,
         "image_name": name,
         "image_url": url,
         "thumbnail_url": url,
         "created_at": _now_iso(t.clock),
         "updated_at": _now_iso(t.clock),
     }
-    images[iid] = record
-    return _json(record, 201)
+    t.images[dataset["id"]][iid] = record
+    return record
 
 
 def draw_png(image: Any) -> bytes:
@@ -320,19 +357,54 @@ def regenerate_captions(t: Tailored, state: Any, request: Request, body: Json) -
     return _json({**_dataset_view(t, dataset), "captions_update_status": "in_progress"}, 202)
 
 
-def bulk_upload(t: Tailored, state: Any, request: Request, body: Json) -> Response:
+async def bulk_upload(t: Tailored, state: Any, request: Request, body: Json) -> Response:
     dataset = t.get(t.datasets, request.path_params["dataset_id"], "dataset")
-    if dataset["upload_type"] != "advanced" or t.images[dataset["id"]]:
-        raise ApiError(409, "Conflict", "bulk upload needs an empty advanced dataset")
-    dataset["_bulk"] = {
-        "status": "completed",
-        "progress_percentage": 100,
-        "total_processed": 0,
-        "done": 0,
-        "failed": 0,
-        "failed_images": [],
-    }
+    if dataset["upload_type"] != "advanced" or t.images[dataset["id"]] or "_bulk" in dataset:
+        raise ApiError(409, "Conflict", "bulk upload needs an empty advanced dataset, once")
+    dataset["_bulk"] = {"status": "processing", "progress_percentage": 0}
+    try:
+        dataset["_bulk"] = await asyncio.to_thread(_unzip_into, t, state, dataset, body["zip_url"])
+    except ApiError as error:
+        dataset["_bulk"] = _bulk_report("failed", 0, [], error.details or error.message)
     return _json({"status": "pending"}, 202)
+
+
+def _bulk_report(status: str, done: int, failed: list[Json], error: str | None = None) -> Json:
+    report: Json = {
+        "status": status,
+        "progress_percentage": 100,
+        "total_processed": done + len(failed),
+        "done": done,
+        "failed": len(failed),
+        "failed_images": failed,
+    }
+    if error:
+        report["error"] = error
+    return report
+
+
+def _unzip_into(t: Tailored, state: Any, dataset: Json, zip_url: str) -> Json:
+    """Add every image of the zip at ``zip_url`` to ``dataset``; report the ones refused."""
+    from bria_dagster.emulator.inputs import load_bytes, open_image
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(load_bytes(state, zip_url, "zip_url")))
+    except zipfile.BadZipFile:
+        return _bulk_report("failed", 0, [], "zip_url: not a zip archive")
+    done, failed = 0, []
+    names = [n for n in archive.namelist() if n.lower().endswith(BULK_IMAGE_SUFFIXES)]
+    for name in sorted(names)[:MAX_BULK_IMAGES]:
+        try:
+            image = open_image(archive.read(name), name)
+            _check_resolution(image, True)
+        except ApiError as error:
+            failed.append(
+                {"filename": name, "error_code": error.status, "error_message": error.details}
+            )
+            continue
+        _add_image(t, state, dataset, image, name.rsplit("/", 1)[-1], None)
+        done += 1
+    return _bulk_report("completed", done, failed)
 
 
 def bulk_status(t: Tailored, state: Any, request: Request, body: Json) -> Response:
@@ -439,6 +511,59 @@ def checkpoints(t: Tailored, state: Any, request: Request, body: Json) -> Respon
         for step in model["checkpoint_steps"]
     ]
     return _json({"checkpoints": items, "active_model_version": model["active_model_version"]})
+
+
+def _checkpoint(t: Tailored, request: Request) -> tuple[Json, int]:
+    model = t.get(t.models, request.path_params["model_id"], "model")
+    step = request.path_params["checkpoint_step"]
+    if not step.isdigit() or int(step) not in model["checkpoint_steps"]:
+        raise ApiError(404, "Not Found", f"checkpoint {step} not found")
+    return model, int(step)
+
+
+def checkpoint(t: Tailored, state: Any, request: Request, body: Json) -> Response:
+    model, step = _checkpoint(t, request)
+    view = t.model_view(model)
+    return _json(
+        {
+            "checkpoint_step": step,
+            "training_job_id": f"job-{model['id']}",
+            "created_at": view["updated_at"],
+        }
+    )
+
+
+def delete_checkpoint(t: Tailored, state: Any, request: Request, body: Json) -> Response:
+    model, step = _checkpoint(t, request)
+    if str(model["active_model_version"]) == str(step):
+        raise ApiError(400, "Invalid request", "checkpoint_step: the active checkpoint cannot go")
+    model["checkpoint_steps"] = [s for s in model["checkpoint_steps"] if s != step]
+    return Response(status_code=204)
+
+
+def dataset_download(t: Tailored, state: Any, request: Request, body: Json) -> Response:
+    """A zip of an advanced dataset's images and a JSON file of their captions."""
+    from bria_dagster.emulator.inputs import load_bytes
+
+    dataset = t.get(t.datasets, request.path_params["dataset_id"], "dataset")
+    if dataset["upload_type"] != "advanced":
+        raise ApiError(409, "Conflict", "only advanced datasets can be downloaded")
+    images = list(t.images[dataset["id"]].values())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for image in images:
+            archive.writestr(image["image_name"], load_bytes(state, image["image_url"], "image"))
+    captions = {image["image_name"]: image["caption"] for image in images}
+    return _json(
+        {
+            "download_url": state.store_bytes(
+                buffer.getvalue(), "application/zip", "zip", endpoint="/v1"
+            ),
+            "captions_url": state.store_bytes(
+                json.dumps(captions).encode(), "application/json", "json", endpoint="/v1"
+            ),
+        }
+    )
 
 
 def model_download(t: Tailored, state: Any, request: Request, body: Json) -> Response:
@@ -604,6 +729,9 @@ def routes(state: Any) -> list[BaseRoute]:
         ("POST", m + "/{model_id}/start_training", start_training),
         ("POST", m + "/{model_id}/stop_training", stop_training),
         ("GET", m + "/{model_id}/checkpoints", checkpoints),
+        ("GET", m + "/{model_id}/checkpoints/{checkpoint_step}", checkpoint),
+        ("DELETE", m + "/{model_id}/checkpoints/{checkpoint_step}", delete_checkpoint),
+        ("GET", "/v1/datasets/{dataset_id}/download", dataset_download),
         ("GET", m + "/{model_id}/download", model_download),
         ("GET", "/v1/ads/brands", _listing(lambda t, r: BRANDS)),
         ("GET", "/v1/ads/templates", _listing(lambda t, r: TEMPLATES)),

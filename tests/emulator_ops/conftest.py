@@ -1,0 +1,42 @@
+"""One emulator with the project's operations, on a free loopback port, for the whole package.
+
+Pictures are tiny (``output_megapixels`` 0.03) and jobs take no time, so every operation runs
+for real in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+from bria_dagster.emulator.config import RUNTIME_FIELDS
+
+from .helpers import AUTH
+
+CONFIG = EmulatorConfig.model_validate(
+    {"output_megapixels": 0.03, "latency": {"*": 0.0}, "seed": 11, "rpm": None}
+)
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(CONFIG) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, back to its session settings with empty state."""
+    emulator_server.state.configure(**{name: getattr(CONFIG, name) for name in RUNTIME_FIELDS})
+    emulator_server.state.reset()
+    return emulator_server
+
+
+@pytest.fixture
+def http(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    """A client on the emulator with a token."""
+    with httpx.Client(base_url=emulator.base_url, headers=AUTH, timeout=30) as client:
+        yield client
