@@ -101,7 +101,9 @@ def test_two_processes_never_claim_the_same_row(target: Target, ledger: Ledger) 
     claimed_a, claimed_b = claims["proc-a"], claims["proc-b"]
     assert not set(claimed_a) & set(claimed_b)
     assert len(claimed_a) + len(claimed_b) == total
-    assert claimed_a and claimed_b, "both processes should have found work"
+    if target.backend != "sqlite":
+        # SQLite serialises writers: one process may legitimately drain the queue alone.
+        assert claimed_a and claimed_b, "both processes should have found work"
     entries = ledger.list(state="pending", limit=total)
     assert len(entries) == total
     assert {e.poll_count for e in entries} == {1}  # each row worked exactly once
