@@ -7,7 +7,7 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 from tenacity import Retrying
@@ -27,6 +27,9 @@ from bria_dagster.client.ratelimit import STATUS_BUDGET
 from bria_dagster.client.results import JobResult, JobStatus, Submission
 from bria_dagster.client.settings import ClientSettings, resolve_settings
 from bria_dagster.client.usage import UsageSnapshot
+
+if TYPE_CHECKING:
+    from bria_dagster.client.async_client import AsyncBriaClient
 
 T = TypeVar("T")
 
@@ -165,16 +168,24 @@ class BriaClient(CatalogMixin[Sync]):
         also works when the caller runs an event loop), sharing this client's rate budgets and
         usage counters.
         """
-        from bria_dagster.client.async_client import AsyncBriaClient
-
         async def wait_all() -> list[JobResult | BriaError]:
-            async with AsyncBriaClient._sharing(self._core) as client:
+            async with self.async_view() as client:
                 return await client.wait_many(
                     jobs, endpoint=endpoint, timeout=timeout, return_exceptions=return_exceptions
                 )
 
         with concurrent.futures.ThreadPoolExecutor(1, "bria-wait-many") as pool:
             return pool.submit(asyncio.run, wait_all()).result()
+
+    def async_view(self) -> AsyncBriaClient:
+        """An :class:`AsyncBriaClient` on this client's settings, rate budgets and usage counters.
+
+        Use it inside an event loop (``async with bria.async_view() as client``); closing it
+        leaves this client open.
+        """
+        from bria_dagster.client.async_client import AsyncBriaClient
+
+        return AsyncBriaClient._sharing(self._core)
 
     def run(self, endpoint: str, payload: Mapping[str, Any]) -> JobResult:
         """Run a job to its end: ``sync: true`` where the endpoint family allows it (one call,

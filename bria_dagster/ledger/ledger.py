@@ -47,7 +47,7 @@ from bria_dagster.ledger.errors import (
     EntryNotFoundError,
     LedgerStateError,
 )
-from bria_dagster.ledger.schema import bria_requests, metadata
+from bria_dagster.ledger.schema import bria_requests, metadata, partition_key_expr
 
 EntryRef = int | str
 """An entry's id (int) or its request_id (str)."""
@@ -260,6 +260,31 @@ class Ledger:
         key = rows.request_key(asset_key, partition_key, payload_hash, forced_generation)
         with self._read() as conn:
             row = conn.execute(sa.select(_T).where(rows.lookup(key))).mappings().first()
+        return None if row is None else LedgerEntry.from_row(row)
+
+    def latest(
+        self, asset_key: str, partition_key: str | None, payload_hash: str
+    ) -> LedgerEntry | None:
+        """The entry of this request with the highest ``forced_generation``, or None.
+
+        That is the request's current result: a forced refresh adds a generation, and a later
+        materialization that is not forced reuses the newest one.
+        """
+        asset_key, partition_key, payload_hash, _ = rows.request_key(
+            asset_key, partition_key, payload_hash, 0
+        )
+        stmt = (
+            sa.select(_T)
+            .where(
+                _T.c.asset_key == asset_key,
+                partition_key_expr == (partition_key or ""),
+                _T.c.payload_hash == payload_hash,
+            )
+            .order_by(_T.c.forced_generation.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(stmt).mappings().first()
         return None if row is None else LedgerEntry.from_row(row)
 
     def get(self, entry_id: int) -> LedgerEntry:

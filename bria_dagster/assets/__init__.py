@@ -1,0 +1,24 @@
+"""Bria steps as Dagster assets: the factory, what request builders receive, the checks."""
+
+from bria_dagster.assets.checks import CHECK_ALPHA, CHECK_DIMENSIONS, CHECK_READABLE
+from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
+from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
+from bria_dagster.assets.plan import RequestBuilder, RequestSet
+from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
+from bria_dagster.assets.step import StepInput, UpstreamImage
+
+__all__ = [
+    "CHECK_ALPHA",
+    "CHECK_DIMENSIONS",
+    "CHECK_READABLE",
+    "DEFAULT_RETRY_POLICY",
+    "FORCE_TAG",
+    "METADATA_IMAGES",
+    "BriaStepConfig",
+    "ImageRecord",
+    "RequestBuilder",
+    "RequestSet",
+    "StepInput",
+    "UpstreamImage",
+    "bria_asset",
+]

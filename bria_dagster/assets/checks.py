@@ -1,0 +1,161 @@
+"""Asset checks on stored images: readable, the requested shape, a real alpha channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+
+from bria_dagster.assets.images import ImageFacts, inspect_image, preview_data_uri
+from bria_dagster.assets.records import ImageRecord
+from bria_dagster.storage import ObjectStore, StorageError
+
+CHECK_READABLE = "image_readable"
+CHECK_DIMENSIONS = "image_dimensions"
+CHECK_ALPHA = "image_alpha"
+CHECK_NAMES = (CHECK_READABLE, CHECK_DIMENSIONS, CHECK_ALPHA)
+
+RATIO_TOLERANCE = 0.03
+"""Relative difference allowed between the stored and the requested aspect ratio (Bria rounds
+sizes to multiples of 8 or 16 pixels)."""
+
+PREVIEWS = 4
+"""At most this many previews per materialization."""
+
+
+def check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The three checks every Bria asset carries."""
+    return [
+        dg.AssetCheckSpec(
+            CHECK_READABLE,
+            asset=asset_key,
+            blocking=True,
+            description="Every stored result exists in object storage and decodes as an image.",
+        ),
+        dg.AssetCheckSpec(
+            CHECK_DIMENSIONS,
+            asset=asset_key,
+            description="Stored images have the requested aspect ratio or upscaled size.",
+        ),
+        dg.AssetCheckSpec(
+            CHECK_ALPHA,
+            asset=asset_key,
+            description="Cut-outs (background removal) have a real alpha channel.",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What reading the stored objects back found."""
+
+    facts: dict[str, ImageFacts | None]
+    """Decoded facts per object key (None: missing or not an image)."""
+    problems: dict[str, str]
+    """Why an object could not be read, per key."""
+    previews: list[tuple[ImageRecord, str]]
+
+
+def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verified:
+    """Read every stored object back and decode it; make previews of the first few."""
+    facts: dict[str, ImageFacts | None] = {}
+    problems: dict[str, str] = {}
+    previews: list[tuple[ImageRecord, str]] = []
+    for record in records:
+        try:
+            with store.open(record.key) as file:
+                found = inspect_image(file)
+                facts[record.key] = found
+                if found is not None and len(previews) < PREVIEWS:
+                    uri = preview_data_uri(file)
+                    if uri:
+                        previews.append((record, uri))
+        except (StorageError, OSError) as exc:
+            facts[record.key] = None
+            problems[record.key] = str(exc)
+    return Verified(facts, problems, previews)
+
+
+def evaluate(records: Sequence[ImageRecord], verified: Verified) -> list[dg.AssetCheckResult]:
+    """The three check results for one materialization's records."""
+    return [
+        _readable(records, verified),
+        _dimensions(records, verified),
+        _alpha(records, verified),
+    ]
+
+
+def _readable(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    bad = {
+        r.key: verified.problems.get(r.key, "does not decode as an image")
+        for r in records
+        if verified.facts.get(r.key) is None and r.content_type.startswith("image/")
+    }
+    return dg.AssetCheckResult(
+        check_name=CHECK_READABLE,
+        passed=bool(records) and not bad,
+        metadata={"checked": len(records), "failures": dg.MetadataValue.json(bad)},
+        description=None if records else "no stored results",
+    )
+
+
+def _dimensions(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    checked = 0
+    bad: dict[str, str] = {}
+    for record in records:
+        facts = verified.facts.get(record.key)
+        problem = shape_problem(record, facts)
+        if problem is None and facts is not None and _has_shape_expectation(record):
+            checked += 1
+        elif problem is not None:
+            checked += 1
+            bad[record.key] = problem
+    return dg.AssetCheckResult(
+        check_name=CHECK_DIMENSIONS,
+        passed=not bad,
+        metadata={"checked": checked, "failures": dg.MetadataValue.json(bad)},
+        description=None if checked else "no size was requested; nothing to compare",
+    )
+
+
+def _alpha(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    wanted = [r for r in records if r.expected.get("alpha")]
+    bad = [
+        r.key for r in wanted if (facts := verified.facts.get(r.key)) is None or not facts.has_alpha
+    ]
+    return dg.AssetCheckResult(
+        check_name=CHECK_ALPHA,
+        passed=not bad,
+        metadata={"checked": len(wanted), "without_alpha": dg.MetadataValue.json(bad)},
+        description=None if wanted else "not a cut-out step; nothing to check",
+    )
+
+
+def _has_shape_expectation(record: ImageRecord) -> bool:
+    return "aspect_ratio" in record.expected or "width" in record.expected
+
+
+def shape_problem(record: ImageRecord, facts: ImageFacts | None) -> str | None:
+    """Why the stored image does not have the requested shape, or None."""
+    if not _has_shape_expectation(record):
+        return None
+    if facts is None:
+        return "not readable"
+    expected = record.expected
+    if "width" in expected and "height" in expected:
+        if (facts.width, facts.height) != (expected["width"], expected["height"]):
+            return (
+                f"{facts.width}x{facts.height}, expected {expected['width']}x{expected['height']}"
+            )
+        return None
+    ratio_text = str(expected["aspect_ratio"])
+    try:
+        numerator, denominator = (float(part) for part in ratio_text.split(":"))
+        wanted = numerator / denominator
+    except ValueError:
+        return None
+    actual = facts.width / facts.height
+    if abs(actual - wanted) / wanted > RATIO_TOLERANCE:
+        return f"{facts.width}x{facts.height} is {actual:.3f}, expected {ratio_text} ({wanted:.3f})"
+    return None

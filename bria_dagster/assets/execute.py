@@ -1,0 +1,394 @@
+"""Running a step's jobs through the ledger: submit once, wait, download, store.
+
+Every job follows the ledger protocol (``bria_dagster.ledger.ledger``): the row exists before the
+POST; a row found from an earlier attempt is resumed by its state instead of being sent again.
+:meth:`StepRunner.submit` is the deferred mode's whole step; :meth:`StepRunner.run` (inline mode)
+goes on to wait for the jobs and store their results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from bria_dagster.assets.images import extension_for, inspect_image
+from bria_dagster.assets.plan import PlannedJob, storage_hash
+from bria_dagster.assets.records import ImageRecord
+from bria_dagster.client import AsyncBriaClient, JobResult, Submission
+from bria_dagster.client.errors import (
+    AmbiguousSubmitError,
+    AuthenticationError,
+    BriaConnectionError,
+    BriaError,
+    BriaInputError,
+    DownloadError,
+    JobFailedError,
+    RateLimitError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from bria_dagster.client.polling import PollSchedule
+from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.storage import ObjectStore, object_key
+
+SPOOL_BYTES = 16 * 1024 * 1024
+"""Results up to this size are held in memory between download and store; larger ones spill
+to a temporary file."""
+
+STREAM_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JobError:
+    """Why a job did not produce a stored result. ``retryable``: a new attempt may succeed
+    without paying twice (the step's retry policy may run again)."""
+
+    job: PlannedJob
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a step's jobs came to: stored records (in job order) and errors."""
+
+    records: list[ImageRecord]
+    errors: list[JobError]
+    pending: int = 0
+    """Jobs submitted and not waited for (deferred mode)."""
+
+
+class StepRunner:
+    """Runs one step's planned jobs for ``asset_key`` (a ``"a/b"`` string) in run ``run_id``."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncBriaClient,
+        ledger: Ledger,
+        store: ObjectStore,
+        asset_key: str,
+        run_id: str,
+        force: bool = False,
+        webhook_url: str | None = None,
+        max_in_flight: int = 32,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._store = store
+        self._asset_key = asset_key
+        self._run_id = run_id
+        self._force = force
+        self._webhook_url = webhook_url
+        self._gate = asyncio.Semaphore(max_in_flight)
+        self._log = log or logging.getLogger(__name__)
+
+    # --- submitting -------------------------------------------------------------------------
+
+    async def submit(self, jobs: Sequence[PlannedJob]) -> list[LedgerEntry | JobError]:
+        """Send each job that has no usable ledger row; resume the others. One entry per job."""
+        entries = [self._reserve(job) for job in jobs]
+        return list(
+            await asyncio.gather(
+                *(self._submit_one(job, entry) for job, entry in zip(jobs, entries, strict=True))
+            )
+        )
+
+    def _reserve(self, job: PlannedJob) -> LedgerEntry:
+        latest = self._ledger.latest(self._asset_key, job.partition_key, job.payload_hash)
+        generation = 0
+        if latest is not None:
+            generation = latest.forced_generation
+            if self._force and latest.run_id != self._run_id:
+                generation += 1
+        return self._ledger.begin_submit(
+            self._asset_key,
+            job.partition_key,
+            job.endpoint,
+            job.payload_hash,
+            job.summary,
+            self._run_id,
+            generation,
+        )
+
+    async def _submit_one(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
+        if not entry.submit_now:
+            return self._resumable(job, entry)
+        async with self._gate:
+            try:
+                if job.spec.sync == "always":
+                    result = await self._client.run(job.endpoint, job.payload)
+                    request_id = result.request_id or f"sync-{entry.id}-{uuid.uuid4().hex[:12]}"
+                    self._ledger.mark_submitted(entry.id, request_id, None, time.time())
+                    return self._ledger.mark_completed(
+                        entry.id, result.model_dump(mode="json"), result.url
+                    )
+                submission = await self._client.submit(
+                    job.endpoint, job.payload, webhook_url=self._webhook_url
+                )
+            except AmbiguousSubmitError as exc:
+                self._ledger.mark_ambiguous(entry.id, str(exc))
+                return JobError(job, f"{exc}; see `bria-ledger stuck`", retryable=False)
+            except BriaError as exc:
+                retryable = _submit_retryable(exc)
+                code = getattr(exc, "status_code", None)
+                self._ledger.mark_failed(entry.id, code, str(exc), retryable=retryable)
+                return JobError(job, str(exc), retryable=retryable)
+        first_poll = PollSchedule.for_endpoint(job.endpoint, self._client.settings).next_delay(0)
+        self._log.info("%s: submitted %s as %s", job.label, job.endpoint, submission.request_id)
+        return self._ledger.mark_submitted(
+            entry.id, submission.request_id, submission.status_url, time.time() + first_poll
+        )
+
+    def _resumable(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
+        state = entry.state
+        if state in (EntryState.PENDING, EntryState.COMPLETED, EntryState.STORED):
+            self._log.info("%s: resuming %s request %s", job.label, state, entry.request_id)
+            return entry
+        if state is EntryState.SUBMITTING:
+            message = (
+                f"request {entry.id} is being submitted by run {entry.run_id}, or that run died "
+                "while sending it (Bria may have billed it); not resending. See `bria-ledger "
+                "stuck`, then `bria-ledger mark-ambiguous` and `retry` or `abandon`"
+            )
+        elif state is EntryState.AMBIGUOUS:
+            message = (
+                f"request {entry.id}'s submit answer was lost ({entry.error_message}); Bria may "
+                "have billed it. `bria-ledger retry` to send it again, or force a refresh"
+            )
+        elif state is EntryState.ABANDONED:
+            message = f"request {entry.id} was abandoned by an operator; force a refresh"
+        else:
+            message = f"request {entry.id} failed: {entry.error_message or entry.error_code}"
+        return JobError(job, message, retryable=False)
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    async def run(self, jobs: Sequence[PlannedJob]) -> StepOutcome:
+        """Inline mode: submit (or resume) every job, wait for them, store every result."""
+        entries = await self.submit(jobs)
+        errors = [item for item in entries if isinstance(item, JobError)]
+        live = [
+            (job, item)
+            for job, item in zip(jobs, entries, strict=True)
+            if isinstance(item, LedgerEntry)
+        ]
+        waiting = [(job, e) for job, e in live if e.state is EntryState.PENDING]
+        finished = {e.id: e for _, e in live if e.state is not EntryState.PENDING}
+        if waiting:
+            finished.update(await self._wait(waiting, errors))
+        stored = await asyncio.gather(
+            *(self._store_one(job, finished[e.id]) for job, e in live if e.id in finished)
+        )
+        records: list[ImageRecord] = []
+        for item in stored:
+            if isinstance(item, JobError):
+                errors.append(item)
+            else:
+                records.append(item)
+        return StepOutcome(records=records, errors=errors)
+
+    async def _wait(
+        self, waiting: list[tuple[PlannedJob, LedgerEntry]], errors: list[JobError]
+    ) -> dict[int, LedgerEntry]:
+        submissions = [
+            Submission(
+                request_id=entry.request_id or "",
+                status_url=entry.status_url,
+                endpoint=entry.endpoint,
+                submitted_at=entry.submitted_at or time.time(),
+            )
+            for _, entry in waiting
+        ]
+        done: dict[int, LedgerEntry] = {}
+        async for outcome in self._client.as_completed(submissions):
+            job, entry = waiting[outcome.index]
+            error = outcome.error
+            if error is None and outcome.result is not None:
+                done[entry.id] = self.complete(entry, outcome.result)
+            elif isinstance(error, JobFailedError):
+                self._ledger.mark_failed(
+                    entry.id, error.code, _job_error_text(error), retryable=not error.is_moderation
+                )
+                errors.append(JobError(job, str(error), retryable=not error.is_moderation))
+            else:
+                # Still pending (timeout, API unreachable): a retry of the step resumes the wait.
+                retryable = isinstance(error, WaitTimeoutError | BriaConnectionError | BriaError)
+                errors.append(JobError(job, str(error), retryable=retryable))
+        return done
+
+    def complete(self, entry: LedgerEntry, result: JobResult) -> LedgerEntry:
+        """Record a finished job's result in the ledger."""
+        return self._ledger.mark_completed(entry.id, result.model_dump(mode="json"), result.url)
+
+    # --- storing ----------------------------------------------------------------------------
+
+    async def _store_one(self, job: PlannedJob, entry: LedgerEntry) -> ImageRecord | JobError:
+        async with self._gate:
+            try:
+                return await store_entry(
+                    self._client,
+                    self._ledger,
+                    self._store,
+                    entry,
+                    job.expected,
+                    variant=job.variant,
+                )
+            except (BriaError, OSError) as exc:
+                return JobError(job, f"storing the result failed: {exc}", retryable=True)
+
+
+async def store_entry(
+    client: AsyncBriaClient,
+    ledger: Ledger,
+    store: ObjectStore,
+    entry: LedgerEntry,
+    expected: dict[str, Any],
+    *,
+    variant: str | None,
+) -> ImageRecord:
+    """Download a ``completed`` entry's result into the store and mark it ``stored``.
+
+    A ``stored`` entry is reused as it is. An expired result URL is fetched anew from the
+    Status Service. The object's key is deterministic, so a crash between storing and marking
+    finds the object already there and reuses it (write-once).
+    """
+    result = JobResult.model_validate(entry.result or {})
+    reused = entry.state is EntryState.STORED
+    if reused:
+        info = store.info(_key_of(store, entry))
+        facts = None
+        content_type, size, sha256, key = info.content_type, info.size, info.sha256, info.key
+        width, height, alpha = _stored_facts(store, key)
+    else:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+            download_type = await _download(client, entry, result, spool)
+            facts = inspect_image(spool)
+            content_type, extension = extension_for(facts, download_type)
+            key = object_key(
+                entry.asset_key.split("/"),
+                entry.partition_key,
+                storage_hash(entry.payload_hash, entry.forced_generation),
+                extension,
+            )
+            stored = await store.put_async(
+                key,
+                _chunks(spool),
+                content_type=content_type,
+                provenance=_provenance(entry, result, variant),
+            )
+        ledger.mark_stored(entry.id, stored.uri, stored.sha256)
+        size, sha256 = stored.size, stored.sha256
+        width = facts.width if facts else None
+        height = facts.height if facts else None
+        alpha = facts.has_alpha if facts else None
+    return ImageRecord(
+        partition_key=entry.partition_key,
+        variant=variant,
+        request_id=entry.request_id or "",
+        endpoint=entry.endpoint,
+        uri=store.uri_for(key),
+        key=key,
+        size=size,
+        sha256=sha256,
+        content_type=content_type,
+        width=width,
+        height=height,
+        has_alpha=alpha,
+        seed=result.seed,
+        prompt=result.prompt,
+        refined_prompt=result.refined_prompt,
+        structured_prompt=_clip(result.structured_prompt),
+        reused=reused,
+        submitted_at=entry.submitted_at,
+        completed_at=entry.completed_at,
+        stored_at=entry.stored_at or time.time(),
+        expected=dict(expected),
+    )
+
+
+async def _download(
+    client: AsyncBriaClient, entry: LedgerEntry, result: JobResult, sink: IO[bytes]
+) -> str | None:
+    url = entry.result_url or result.url
+    if not url:
+        raise DownloadError(f"request {entry.request_id}: the result has no file URL")
+    try:
+        return (await client.download(url, sink)).content_type
+    except DownloadError as exc:
+        if not exc.expired or not entry.request_id or entry.request_id.startswith("sync-"):
+            raise
+    # The signed URL expired: the Status Service signs a fresh one.
+    status = await client.status(entry.request_id)
+    fresh = status.result.url if status.result else None
+    if not fresh:
+        raise DownloadError(f"request {entry.request_id}: no fresh result URL after expiry")
+    sink.seek(0)
+    sink.truncate()
+    return (await client.download(fresh, sink)).content_type
+
+
+def _key_of(store: ObjectStore, entry: LedgerEntry) -> str:
+    root = store.uri.rstrip("/") + "/"
+    uri = entry.storage_uri or ""
+    if not uri.startswith(root):
+        raise DownloadError(
+            f"request {entry.request_id} was stored at {uri}, outside this store ({store.uri})"
+        )
+    return uri[len(root) :]
+
+
+def _stored_facts(store: ObjectStore, key: str) -> tuple[int | None, int | None, bool | None]:
+    with store.open(key) as file:
+        facts = inspect_image(file)
+    return (facts.width, facts.height, facts.has_alpha) if facts else (None, None, None)
+
+
+def _chunks(file: IO[bytes]) -> Iterator[bytes]:
+    file.seek(0)
+    while chunk := file.read(STREAM_CHUNK):
+        yield chunk
+
+
+def _provenance(entry: LedgerEntry, result: JobResult, variant: str | None) -> dict[str, Any]:
+    values = {
+        "request_id": entry.request_id,
+        "endpoint": entry.endpoint,
+        "prompt": result.prompt,
+        "seed": result.seed,
+        "asset_key": entry.asset_key,
+        "partition_key": entry.partition_key,
+        "variant": variant,
+        "payload_hash": entry.payload_hash,
+        "forced_generation": entry.forced_generation,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _clip(text: str | None, limit: int = 4000) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"…[{len(text)} chars]"
+
+
+def _job_error_text(error: JobFailedError) -> str:
+    return error.message or error.details or str(error)
+
+
+def _submit_retryable(error: BriaError) -> bool:
+    """Whether a refused submit may be sent again by a later attempt without paying twice."""
+    if isinstance(error, BriaInputError | ValidationError | AuthenticationError):
+        return False
+    if isinstance(error, RateLimitError):
+        return True
+    if isinstance(error, BriaConnectionError):
+        return not error.request_sent
+    # 5xx and the like: Bria answered that it failed; the job was not created.
+    return True

@@ -1,0 +1,262 @@
+"""``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import dagster as dg
+
+from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
+from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
+from bria_dagster.assets.execute import StepOutcome, StepRunner
+from bria_dagster.assets.metadata import materialization_metadata, usage_delta
+from bria_dagster.assets.plan import PlannedJob, RequestBuilder, plan_step
+from bria_dagster.assets.step import StepInput, UpstreamImage
+from bria_dagster.assets.upstream import upstream_images
+from bria_dagster.client import BriaClient
+from bria_dagster.client.catalog import BriaRequest
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.ledger import Ledger
+from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.storage import ObjectStore, StorageInputError
+
+FORCE_TAG = "bria/force"
+"""Run tag that forces new, paid requests for every job of the run (``"true"``)."""
+
+T = TypeVar("T")
+
+Upstream = dg.AssetsDefinition | dg.AssetKey | str
+
+
+class BriaStepConfig(dg.Config):
+    """Run config of a Bria step."""
+
+    force: bool = False
+    """Send new (paid) requests even where the same request already has a stored result."""
+
+
+def bria_asset(
+    name: str,
+    request: RequestBuilder | BriaRequest,
+    *,
+    upstream: Upstream | Sequence[Upstream] | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    group_name: str | None = None,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    kinds: set[str] | None = None,
+    pool: str | None = "bria",
+    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
+    automation_condition: dg.AutomationCondition | None = None,
+    checks: bool = True,
+    bria_key: str = "bria",
+    storage_key: str = "bria_storage",
+    ledger_key: str = "bria_ledger",
+) -> dg.AssetsDefinition:
+    """An asset whose materialization runs Bria requests and stores their results.
+
+    ``request`` is a catalog request (the same for every partition) or a function of a
+    :class:`StepInput` returning one request, a list, or a dict of named variants. ``upstream``
+    assets feed their stored images to it (``step.image``), which also draws the lineage.
+
+    Per partition, the step plans its requests (validated before any HTTP call), then submits
+    them together under the shared rate limiter, waits with one polling loop, streams each
+    result into the object store (write-once, with provenance) and materializes with the
+    request ids, prompts, seeds, storage URIs, sizes, dimensions, sha256, timings, API usage and
+    an image preview. Each request goes through the ledger: a result already stored for the same
+    request is reused (no second payment) unless the run is forced (config ``force: true`` or
+    tag ``bria/force=true``); a retried step resumes its request ids.
+    """
+    key = dg.AssetKey([*_prefix(key_prefix), name])
+    builder = _as_builder(request)
+    upstream_defs = _upstream_list(upstream)
+    deps = [_key_of(item) for item in upstream_defs]
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        partitions_def=partitions_def,
+        group_name=group_name,
+        description=description
+        or f"Bria step {name}: requests built per partition, results stored in object storage.",
+        owners=owners,
+        tags=tags,
+        kinds={"bria", *(kinds or set())},
+        pool=pool,
+        retry_policy=retry_policy,
+        automation_condition=automation_condition,
+        check_specs=check_specs(key) if checks else None,
+        required_resource_keys={bria_key, storage_key, ledger_key},
+    )
+    def _bria_step(
+        context: dg.AssetExecutionContext, config: BriaStepConfig
+    ) -> dg.MaterializeResult:
+        bria: BriaResource = getattr(context.resources, bria_key)
+        store = _resource(context, storage_key, BriaStorageResource).get_store()
+        ledger = _resource(context, ledger_key, BriaLedgerResource).get_ledger()
+        jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, store)
+        force = config.force or context.run.tags.get(FORCE_TAG, "").lower() == "true"
+        client = bria.get_client()
+        before = client.usage()
+        outcome = run_blocking(
+            _run_inline(client, ledger, store, key, context.run.run_id, force, jobs, context.log)
+        )
+        usage = usage_delta(before, client.usage())
+        if outcome.errors:
+            raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))
+        verified = verify_stored(store, outcome.records)
+        context.log.info(
+            "%d result(s) stored, %d reused; %d API calls, %d status polls",
+            len(outcome.records),
+            sum(r.reused for r in outcome.records),
+            usage["api_calls"],
+            usage["status_polls"],
+        )
+        return dg.MaterializeResult(
+            metadata=materialization_metadata(outcome.records, verified.previews, usage),
+            check_results=evaluate(outcome.records, verified) if checks else None,
+        )
+
+    return _bria_step
+
+
+def plan_jobs(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    builder: RequestBuilder,
+    upstream_defs: Sequence[Upstream],
+    partitions_def: dg.PartitionsDefinition | None,
+    store: ObjectStore,
+) -> list[PlannedJob]:
+    """Build and validate the step's requests for every partition of the run (no HTTP)."""
+    partition_keys: list[str | None] = (
+        list(context.partition_keys) if partitions_def is not None else [None]
+    )
+    jobs: list[PlannedJob] = []
+    for partition_key in partition_keys:
+        step = StepInput(
+            asset_key=key.to_user_string(),
+            partition_key=partition_key,
+            dimensions=_dimensions(partition_key, partitions_def),
+            upstream={
+                _key_of(item).to_user_string(): _load_upstream(
+                    context, item, partition_key, partitions_def, store
+                )
+                for item in upstream_defs
+            },
+        )
+        try:
+            jobs.extend(plan_step(builder(step), step))
+        except (BriaInputError, StorageInputError) as exc:
+            raise dg.Failure(
+                description=f"{key.to_user_string()} [{partition_key}]: bad request: {exc}",
+                metadata={"field": getattr(exc, "field", "request")},
+                allow_retries=False,
+            ) from None
+    return jobs
+
+
+async def _run_inline(
+    client: BriaClient,
+    ledger: Ledger,
+    store: ObjectStore,
+    key: dg.AssetKey,
+    run_id: str,
+    force: bool,
+    jobs: list[PlannedJob],
+    log: Any,
+) -> StepOutcome:
+    async with client.async_view() as aclient:
+        runner = StepRunner(
+            client=aclient,
+            ledger=ledger,
+            store=store,
+            asset_key=key.to_user_string(),
+            run_id=run_id,
+            force=force,
+            log=log,
+        )
+        return await runner.run(jobs)
+
+
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to its end from synchronous code, in a private loop (a worker thread when
+    this thread already runs one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, "bria-step") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _load_upstream(
+    context: dg.AssetExecutionContext,
+    item: Upstream,
+    partition_key: str | None,
+    partitions_def: dg.PartitionsDefinition | None,
+    store: ObjectStore,
+) -> tuple[UpstreamImage, ...]:
+    upstream_partitioned = (
+        item.partitions_def is not None
+        if isinstance(item, dg.AssetsDefinition)
+        else partitions_def is not None
+    )
+    return upstream_images(
+        context.instance, _key_of(item), partition_key if upstream_partitioned else None, store
+    )
+
+
+def _dimensions(
+    partition_key: str | None, partitions_def: dg.PartitionsDefinition | None
+) -> dict[str, str]:
+    if partition_key is None or not isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return {}
+    return dict(partitions_def.get_partition_key_from_str(partition_key).keys_by_dimension)
+
+
+def _as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
+    if isinstance(request, BriaRequest):
+        return lambda _step: request
+    if not callable(request):
+        raise BriaInputError(
+            "request", f"must be a catalog request or a function of StepInput, got {request!r}"
+        )
+    return request
+
+
+def _upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
+    if upstream is None:
+        return []
+    if isinstance(upstream, dg.AssetsDefinition | dg.AssetKey | str):
+        return [upstream]
+    return list(upstream)
+
+
+def _key_of(item: Upstream) -> dg.AssetKey:
+    if isinstance(item, dg.AssetsDefinition):
+        return item.key
+    if isinstance(item, dg.AssetKey):
+        return item
+    if isinstance(item, str):
+        return dg.AssetKey.from_user_string(item)
+    raise BriaInputError("upstream", f"must be an asset, an AssetKey or a key string: {item!r}")
+
+
+def _prefix(key_prefix: str | Sequence[str] | None) -> list[str]:
+    if key_prefix is None:
+        return []
+    return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+
+
+def _resource(context: dg.AssetExecutionContext, name: str, kind: type[T]) -> T:
+    value = getattr(context.resources, name)
+    if not isinstance(value, kind):
+        raise dg.Failure(
+            f"resource {name!r} must be a {kind.__name__}, got {type(value).__name__}",
+            allow_retries=False,
+        )
+    return value

@@ -1,0 +1,89 @@
+"""What a request builder receives: the partition and the upstream assets' stored images."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bria_dagster.assets.records import ImageRecord
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.storage import ObjectStore
+
+
+@dataclass(frozen=True)
+class UpstreamImage:
+    """An image an upstream asset stored, ready to be sent to Bria as an input.
+
+    ``data`` reads its bytes from the object store; pass it as a request's image field and the
+    client sends it as base64 (the ledger hashes it by content, so a re-run hashes the same).
+    """
+
+    asset_key: str
+    record: ImageRecord
+    store: ObjectStore = field(repr=False, compare=False)
+
+    @property
+    def uri(self) -> str:
+        """Where the image is stored."""
+        return self.record.uri
+
+    @property
+    def width(self) -> int | None:
+        """Width in pixels."""
+        return self.record.width
+
+    @property
+    def height(self) -> int | None:
+        """Height in pixels."""
+        return self.record.height
+
+    @property
+    def variant(self) -> str | None:
+        """The variant name when the upstream step made several images per partition."""
+        return self.record.variant
+
+    @property
+    def data(self) -> bytes:
+        """The image's bytes, read from the object store."""
+        return self.store.read_bytes(self.record.key)
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """Passed to a request builder once per partition.
+
+    ``partition_key`` is the run's partition key (None when unpartitioned); ``dimensions`` maps a
+    multi-partition's dimension names to their keys; ``upstream`` maps each upstream asset key
+    (``"a/b"``) to the images it stored for this partition.
+    """
+
+    asset_key: str
+    partition_key: str | None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    upstream: Mapping[str, tuple[UpstreamImage, ...]] = field(default_factory=dict)
+
+    @property
+    def images(self) -> tuple[UpstreamImage, ...]:
+        """Every upstream image of this partition, in upstream order."""
+        return tuple(image for images in self.upstream.values() for image in images)
+
+    @property
+    def image(self) -> UpstreamImage:
+        """The single upstream image; an error naming the asset if there are none or several."""
+        found = self.images
+        if len(found) != 1:
+            raise BriaInputError(
+                "upstream",
+                f"{self.asset_key} expects exactly one upstream image for partition "
+                f"{self.partition_key!r}, found {len(found)}; use step.images or "
+                "step.upstream[...] to pick",
+            )
+        return found[0]
+
+    def variant(self, name: str) -> UpstreamImage:
+        """The upstream image of variant ``name`` (a step that made several per partition)."""
+        for image in self.images:
+            if image.variant == name:
+                return image
+        names = sorted(str(image.variant) for image in self.images)
+        raise BriaInputError("variant", f"no upstream image {name!r}; there are {names}")

@@ -1,0 +1,83 @@
+"""``BriaResource``: Bria's API client, configured in Dagster, with per-step usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from bria_dagster.client import BriaClient, ClientSettings, UsageSnapshot
+from bria_dagster.client.settings import Plan
+
+
+class BriaResource(dg.ConfigurableResource):
+    """Hands out Bria clients that share one rate budget and one set of usage counters.
+
+    Configure the token as ``BriaResource(api_token=dg.EnvVar("BRIA_API_TOKEN"))``: Dagster then
+    shows and stores only the variable's name. Left unset, the token is read from
+    ``BRIA_API_TOKEN`` when a step runs; it never appears in run config, logs or metadata.
+    ``base_url`` (default: ``BRIA_BASE_URL`` or Bria's engine) points at the local emulator in
+    development. The other fields are :class:`~bria_dagster.client.ClientSettings` fields.
+    """
+
+    api_token: str | None = Field(
+        default=None,
+        description="Bria API token; pass dg.EnvVar('BRIA_API_TOKEN'). Unset: read from "
+        "BRIA_API_TOKEN at execution.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Engine URL; unset: BRIA_BASE_URL or https://engine.prod.bria-api.com",
+    )
+    plan: Plan = Field(default="starter", description="Sets the requests-per-minute budget.")
+    requests_per_minute: int | None = Field(
+        default=None, description="Explicit per-endpoint budget (overrides the plan's)."
+    )
+    rate_limit_fraction: float = Field(default=0.9, description="Share of the budget used.")
+    rate_limit_backend: str | None = Field(
+        default=None,
+        description="Where budgets are counted: memory, sqlite:///path, redis://..., "
+        "postgresql://...; unset: a SQLite file shared by this machine's processes.",
+    )
+    read_timeout_s: float = Field(default=30.0, description="HTTP read timeout.")
+    poll_first_factor: float = Field(
+        default=1.0, description="First poll after this fraction of the expected latency."
+    )
+    poll_interval_s: float = Field(default=2.0, description="Base interval between polls.")
+    poll_max_interval_s: float = Field(default=15.0, description="Longest interval.")
+    wait_timeout_s: float = Field(default=1200.0, description="Longest wait for one job.")
+    max_concurrent_polls: int = Field(default=8, description="Status calls in flight at once.")
+    max_attempts: int = Field(default=5, description="Attempts per retryable HTTP call.")
+    retry_base_delay_s: float = Field(default=0.5, description="Backoff base.")
+    retry_max_delay_s: float = Field(default=60.0, description="Backoff cap.")
+
+    _client: BriaClient | None = PrivateAttr(default=None)
+
+    def client_settings(self) -> ClientSettings:
+        """The :class:`ClientSettings` these fields make (the token stays a secret)."""
+        values: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if getattr(self, name) is not None
+        }
+        return ClientSettings(**values)
+
+    def get_client(self) -> BriaClient:
+        """The step's :class:`BriaClient` (made on first use, closed when the step ends).
+
+        For asyncio code use ``get_client().async_view()``: it shares budgets and counters.
+        """
+        if self._client is None:
+            self._client = BriaClient(self.client_settings())
+        return self._client
+
+    def usage(self) -> UsageSnapshot:
+        """What this resource's clients have spent so far in this step."""
+        return self.get_client().usage()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

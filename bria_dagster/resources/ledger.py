@@ -1,0 +1,54 @@
+"""``BriaLedgerResource``: the durable record of every Bria request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from bria_dagster.ledger import Ledger
+
+LEDGER_FILE = "bria_ledger.db"
+
+
+class BriaLedgerResource(dg.ConfigurableResource):
+    """The request ledger the assets and the result sensor share.
+
+    ``url``: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://...`` (runs on several
+    machines need PostgreSQL). Unset: a SQLite file beside the Dagster instance
+    (``$DAGSTER_HOME/bria_ledger.db``), or ``bria_dagster.ledger.location.default_ledger_url()``
+    for an instance without a folder.
+    """
+
+    url: str | None = Field(default=None, description="Ledger database URL.")
+
+    _ledger: Ledger | None = PrivateAttr(default=None)
+    _instance_root: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Remember the instance's folder, where the default SQLite ledger lives."""
+        instance = context.instance
+        self._instance_root = getattr(instance, "root_directory", None) if instance else None
+
+    def resolved_url(self) -> str:
+        """The URL in use (configured, beside the instance, or the machine-wide default)."""
+        if self.url:
+            return self.url
+        if self._instance_root:
+            return f"sqlite:///{Path(self._instance_root).resolve() / LEDGER_FILE}"
+        from bria_dagster.ledger.location import default_ledger_url
+
+        return default_ledger_url()
+
+    def get_ledger(self) -> Ledger:
+        """The :class:`Ledger` (its table is created on first use)."""
+        if self._ledger is None:
+            self._ledger = Ledger.from_url(self.resolved_url())
+        return self._ledger
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close pooled connections."""
+        if self._ledger is not None:
+            self._ledger.dispose()
+            self._ledger = None
