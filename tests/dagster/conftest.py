@@ -48,17 +48,20 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> BriaStorageResour
 
 
 @pytest.fixture
+def bria_fields(emulator: Any, api_token: str) -> dict[str, Any]:  # noqa: F811
+    """BriaResource fields for the emulator: token from the environment, fast polling."""
+    return {
+        "api_token": dg.EnvVar("BRIA_API_TOKEN"),
+        "base_url": emulator.base_url,
+        **{k: v for k, v in FAST_CLIENT.items() if k in BriaResource.model_fields},
+    }
+
+
+@pytest.fixture
 def resources(
-    emulator: Any,  # noqa: F811
-    api_token: str,
-    storage: BriaStorageResource,
-    tmp_path: Path,
+    bria_fields: dict[str, Any], storage: BriaStorageResource, tmp_path: Path
 ) -> dict[str, Any]:
     """The three Bria resources, pointed at the emulator, with fast polling."""
-    bria = BriaResource(
-        api_token=dg.EnvVar("BRIA_API_TOKEN"),
-        base_url=emulator.base_url,
-        **{k: v for k, v in FAST_CLIENT.items() if k in BriaResource.model_fields},
-    )
+    bria = BriaResource(**bria_fields)
     ledger = BriaLedgerResource(url=f"sqlite:///{tmp_path / 'ledger.db'}")
     return {"bria": bria, "bria_storage": storage, "bria_ledger": ledger}

@@ -46,6 +46,11 @@ def test_partitioned_graph_stores_images_with_lineage(
         assert generated.endpoint == "/v2/image/generate"
         assert generated.seed == 42 and generated.prompt and sku.split("-")[1] in generated.prompt
         assert photo.metadata["bria/request_id"].value == generated.request_id
+        assert photo.metadata["bria/storage_uri"].value == generated.uri
+        assert photo.metadata["bria/width"].value == generated.width
+        usage = photo.metadata["bria/usage"].value
+        assert usage["calls"].get("/v2/image/generate") == 1 and usage["status_polls"] >= 1
+        assert photo.metadata["bria/rate_limited"].value == 0
         assert photo.metadata["preview"].value.startswith("![")
         assert "data:image/" in photo.metadata["preview"].value
         image = Image.open(io.BytesIO(store.read_bytes(generated.key)))
