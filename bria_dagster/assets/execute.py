@@ -17,8 +17,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from bria_dagster.assets.images import extension_for, inspect_image
-from bria_dagster.assets.plan import PlannedJob, storage_hash
+from bria_dagster.assets.images import ImageFacts, extension_for, inspect_image
+from bria_dagster.assets.plan import (
+    SUMMARY_EXPECTED,
+    SUMMARY_VARIANT,
+    PlannedJob,
+    storage_hash,
+)
 from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
 from bria_dagster.client.errors import (
@@ -42,6 +47,9 @@ SPOOL_BYTES = 16 * 1024 * 1024
 to a temporary file."""
 
 STREAM_CHUNK = 1024 * 1024
+
+WEBHOOK_FALLBACK_POLL_S = 900.0
+"""With a webhook, the first status poll of a job waits this long (in case the delivery is lost)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,12 @@ class StepRunner:
                 code = getattr(exc, "status_code", None)
                 self._ledger.mark_failed(entry.id, code, str(exc), retryable=retryable)
                 return JobError(job, str(exc), retryable=retryable)
-        first_poll = PollSchedule.for_endpoint(job.endpoint, self._client.settings).next_delay(0)
+        if self._webhook_url:
+            # The webhook reports the end; a poll is only the fallback for a lost delivery.
+            first_poll = WEBHOOK_FALLBACK_POLL_S
+        else:
+            schedule = PollSchedule.for_endpoint(job.endpoint, self._client.settings)
+            first_poll = schedule.next_delay(0)
         self._log.info("%s: submitted %s as %s", job.label, job.endpoint, submission.request_id)
         return self._ledger.mark_submitted(
             entry.id, submission.request_id, submission.status_url, time.time() + first_poll
@@ -233,84 +246,84 @@ class StepRunner:
     async def _store_one(self, job: PlannedJob, entry: LedgerEntry) -> ImageRecord | JobError:
         async with self._gate:
             try:
-                return await store_entry(
-                    self._client,
-                    self._ledger,
-                    self._store,
-                    entry,
-                    job.expected,
-                    variant=job.variant,
-                )
+                return await store_entry(self._client, self._ledger, self._store, entry)
             except (BriaError, OSError) as exc:
                 return JobError(job, f"storing the result failed: {exc}", retryable=True)
 
 
 async def store_entry(
-    client: AsyncBriaClient,
-    ledger: Ledger,
-    store: ObjectStore,
-    entry: LedgerEntry,
-    expected: dict[str, Any],
-    *,
-    variant: str | None,
+    client: AsyncBriaClient, ledger: Ledger, store: ObjectStore, entry: LedgerEntry
 ) -> ImageRecord:
     """Download a ``completed`` entry's result into the store and mark it ``stored``.
 
-    A ``stored`` entry is reused as it is. An expired result URL is fetched anew from the
-    Status Service. The object's key is deterministic, so a crash between storing and marking
-    finds the object already there and reuses it (write-once).
+    A ``stored`` entry is reused as it is (``reused=True``). An expired result URL is fetched
+    anew from the Status Service. The object's key is deterministic, so a crash between storing
+    and marking finds the object already there and reuses it (write-once).
     """
+    if entry.state is EntryState.STORED:
+        return record_of_stored(store, entry).with_(reused=True)
     result = JobResult.model_validate(entry.result or {})
-    reused = entry.state is EntryState.STORED
-    if reused:
-        info = store.info(_key_of(store, entry))
-        facts = None
-        content_type, size, sha256, key = info.content_type, info.size, info.sha256, info.key
-        width, height, alpha = _stored_facts(store, key)
-    else:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            download_type = await _download(client, entry, result, spool)
-            facts = inspect_image(spool)
-            content_type, extension = extension_for(facts, download_type)
-            key = object_key(
-                entry.asset_key.split("/"),
-                entry.partition_key,
-                storage_hash(entry.payload_hash, entry.forced_generation),
-                extension,
-            )
-            stored = await store.put_async(
-                key,
-                _chunks(spool),
-                content_type=content_type,
-                provenance=_provenance(entry, result, variant),
-            )
-        ledger.mark_stored(entry.id, stored.uri, stored.sha256)
-        size, sha256 = stored.size, stored.sha256
-        width = facts.width if facts else None
-        height = facts.height if facts else None
-        alpha = facts.has_alpha if facts else None
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        download_type = await _download(client, entry, result, spool)
+        facts = inspect_image(spool)
+        content_type, extension = extension_for(facts, download_type)
+        key = object_key(
+            entry.asset_key.split("/"),
+            entry.partition_key,
+            storage_hash(entry.payload_hash, entry.forced_generation),
+            extension,
+        )
+        stored = await store.put_async(
+            key,
+            _chunks(spool),
+            content_type=content_type,
+            provenance=_provenance(entry, result),
+        )
+    marked = ledger.mark_stored(entry.id, stored.uri, stored.sha256)
+    return _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
+
+
+def record_of_stored(store: ObjectStore, entry: LedgerEntry) -> ImageRecord:
+    """The :class:`ImageRecord` of a ``stored`` entry, its facts read back from the object."""
+    key = _key_of(store, entry)
+    info = store.info(key)
+    with store.open(key) as file:
+        facts = inspect_image(file)
+    result = JobResult.model_validate(entry.result or {})
+    return _record(entry, result, key, info.size, info.sha256, info.content_type, facts)
+
+
+def _record(
+    entry: LedgerEntry,
+    result: JobResult,
+    key: str,
+    size: int,
+    sha256: str,
+    content_type: str,
+    facts: ImageFacts | None,
+) -> ImageRecord:
+    summary = entry.request_summary
     return ImageRecord(
         partition_key=entry.partition_key,
-        variant=variant,
+        variant=summary.get(SUMMARY_VARIANT),
         request_id=entry.request_id or "",
         endpoint=entry.endpoint,
-        uri=store.uri_for(key),
+        uri=entry.storage_uri or "",
         key=key,
         size=size,
         sha256=sha256,
         content_type=content_type,
-        width=width,
-        height=height,
-        has_alpha=alpha,
+        width=facts.width if facts else None,
+        height=facts.height if facts else None,
+        has_alpha=facts.has_alpha if facts else None,
         seed=result.seed,
         prompt=result.prompt,
         refined_prompt=result.refined_prompt,
         structured_prompt=_clip(result.structured_prompt),
-        reused=reused,
         submitted_at=entry.submitted_at,
         completed_at=entry.completed_at,
-        stored_at=entry.stored_at or time.time(),
-        expected=dict(expected),
+        stored_at=entry.stored_at,
+        expected=dict(summary.get(SUMMARY_EXPECTED) or {}),
     )
 
 
@@ -345,19 +358,13 @@ def _key_of(store: ObjectStore, entry: LedgerEntry) -> str:
     return uri[len(root) :]
 
 
-def _stored_facts(store: ObjectStore, key: str) -> tuple[int | None, int | None, bool | None]:
-    with store.open(key) as file:
-        facts = inspect_image(file)
-    return (facts.width, facts.height, facts.has_alpha) if facts else (None, None, None)
-
-
 def _chunks(file: IO[bytes]) -> Iterator[bytes]:
     file.seek(0)
     while chunk := file.read(STREAM_CHUNK):
         yield chunk
 
 
-def _provenance(entry: LedgerEntry, result: JobResult, variant: str | None) -> dict[str, Any]:
+def _provenance(entry: LedgerEntry, result: JobResult) -> dict[str, Any]:
     values = {
         "request_id": entry.request_id,
         "endpoint": entry.endpoint,
@@ -365,7 +372,7 @@ def _provenance(entry: LedgerEntry, result: JobResult, variant: str | None) -> d
         "seed": result.seed,
         "asset_key": entry.asset_key,
         "partition_key": entry.partition_key,
-        "variant": variant,
+        "variant": entry.request_summary.get(SUMMARY_VARIANT),
         "payload_hash": entry.payload_hash,
         "forced_generation": entry.forced_generation,
     }

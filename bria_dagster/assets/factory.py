@@ -2,14 +2,15 @@
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import dagster as dg
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
-from bria_dagster.assets.execute import StepOutcome, StepRunner
+from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
 from bria_dagster.assets.plan import PlannedJob, RequestBuilder, plan_step
 from bria_dagster.assets.step import StepInput, UpstreamImage
@@ -26,7 +27,9 @@ FORCE_TAG = "bria/force"
 
 T = TypeVar("T")
 
-Upstream = dg.AssetsDefinition | dg.AssetKey | str
+Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
+"""An upstream step: an asset, a spec, a key, or a deferred step (anything with ``key`` and
+``partitions_def``)."""
 
 
 class BriaStepConfig(dg.Config):
@@ -94,17 +97,16 @@ def bria_asset(
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
-        bria: BriaResource = getattr(context.resources, bria_key)
-        store = _resource(context, storage_key, BriaStorageResource).get_store()
-        ledger = _resource(context, ledger_key, BriaLedgerResource).get_ledger()
-        jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, store)
-        force = config.force or context.run.tags.get(FORCE_TAG, "").lower() == "true"
-        client = bria.get_client()
-        before = client.usage()
+        step = StepResources.of(context, bria_key, storage_key, ledger_key)
+        jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
+        before = step.client.usage()
         outcome = run_blocking(
-            _run_inline(client, ledger, store, key, context.run.run_id, force, jobs, context.log)
+            step.run(
+                lambda runner: runner.run(jobs), key, context, force=is_forced(context, config)
+            )
         )
-        usage = usage_delta(before, client.usage())
+        usage = usage_delta(before, step.client.usage())
+        store = step.store
         if outcome.errors:
             raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))
         verified = verify_stored(store, outcome.records)
@@ -159,27 +161,55 @@ def plan_jobs(
     return jobs
 
 
-async def _run_inline(
-    client: BriaClient,
-    ledger: Ledger,
-    store: ObjectStore,
-    key: dg.AssetKey,
-    run_id: str,
-    force: bool,
-    jobs: list[PlannedJob],
-    log: Any,
-) -> StepOutcome:
-    async with client.async_view() as aclient:
-        runner = StepRunner(
-            client=aclient,
-            ledger=ledger,
-            store=store,
-            asset_key=key.to_user_string(),
-            run_id=run_id,
-            force=force,
-            log=log,
+def is_forced(context: dg.AssetExecutionContext, config: BriaStepConfig) -> bool:
+    """Whether the run asks for new, paid requests (config ``force`` or tag ``bria/force``)."""
+    return config.force or context.run.tags.get(FORCE_TAG, "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class StepResources:
+    """The client, store and ledger a Bria step works with."""
+
+    bria: BriaResource
+    client: BriaClient
+    store: ObjectStore
+    ledger: Ledger
+
+    @classmethod
+    def of(
+        cls, context: dg.AssetExecutionContext, bria_key: str, storage_key: str, ledger_key: str
+    ) -> "StepResources":
+        """Read the three resources from the step's context."""
+        bria = _resource(context, bria_key, BriaResource)
+        return cls(
+            bria=bria,
+            client=bria.get_client(),
+            store=_resource(context, storage_key, BriaStorageResource).get_store(),
+            ledger=_resource(context, ledger_key, BriaLedgerResource).get_ledger(),
         )
-        return await runner.run(jobs)
+
+    async def run(
+        self,
+        work: Callable[[StepRunner], Awaitable[T]],
+        key: dg.AssetKey,
+        context: dg.AssetExecutionContext,
+        *,
+        force: bool,
+        webhook_url: str | None = None,
+    ) -> T:
+        """Run ``work`` with a :class:`StepRunner` on an async view of the client."""
+        async with self.client.async_view() as aclient:
+            runner = StepRunner(
+                client=aclient,
+                ledger=self.ledger,
+                store=self.store,
+                asset_key=key.to_user_string(),
+                run_id=context.run.run_id,
+                force=force,
+                webhook_url=webhook_url,
+                log=context.log,
+            )
+            return await work(runner)
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
@@ -200,13 +230,12 @@ def _load_upstream(
     partitions_def: dg.PartitionsDefinition | None,
     store: ObjectStore,
 ) -> tuple[UpstreamImage, ...]:
-    upstream_partitioned = (
-        item.partitions_def is not None
-        if isinstance(item, dg.AssetsDefinition)
-        else partitions_def is not None
-    )
+    upstream_partitions = getattr(item, "partitions_def", partitions_def)
     return upstream_images(
-        context.instance, _key_of(item), partition_key if upstream_partitioned else None, store
+        context.instance,
+        _key_of(item),
+        partition_key if upstream_partitions is not None else None,
+        store,
     )
 
 
@@ -231,19 +260,22 @@ def _as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
 def _upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
     if upstream is None:
         return []
-    if isinstance(upstream, dg.AssetsDefinition | dg.AssetKey | str):
-        return [upstream]
-    return list(upstream)
+    if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
+        return [upstream]  # type: ignore[list-item]
+    return list(upstream)  # type: ignore[arg-type]
 
 
 def _key_of(item: Upstream) -> dg.AssetKey:
-    if isinstance(item, dg.AssetsDefinition):
-        return item.key
     if isinstance(item, dg.AssetKey):
         return item
     if isinstance(item, str):
         return dg.AssetKey.from_user_string(item)
-    raise BriaInputError("upstream", f"must be an asset, an AssetKey or a key string: {item!r}")
+    key = getattr(item, "key", None)
+    if isinstance(key, dg.AssetKey):
+        return key
+    raise BriaInputError(
+        "upstream", f"must be an asset, an AssetSpec, an AssetKey or a key string: {item!r}"
+    )
 
 
 def _prefix(key_prefix: str | Sequence[str] | None) -> list[str]:

@@ -28,6 +28,11 @@ ALPHA_ENDPOINTS = frozenset(
 )
 """Operations whose image must carry a real alpha channel (a cut-out)."""
 
+SUMMARY_VARIANT = "_variant"
+SUMMARY_EXPECTED = "_expected"
+"""Keys of a ledger entry's summary that keep the step's variant name and the checks'
+expectations, so whoever stores the result (the step or the sensor) records the same thing."""
+
 
 @dataclass(frozen=True)
 class PlannedJob:
@@ -100,9 +105,8 @@ def _plan(request: object, step: StepInput, variant: str | None, field: str) -> 
     except BriaInputError as exc:
         raise BriaInputError(f"{where}.{exc.field}", str(exc).split(": ", 1)[-1]) from None
     payload_hash = canonical_payload_hash(spec.path, payload)
-    summary = request_summary(payload)
-    if variant is not None:
-        summary = {**summary, "variant": variant}
+    expected = expected_output(spec.path, payload, step)
+    summary = {**request_summary(payload), SUMMARY_VARIANT: variant, SUMMARY_EXPECTED: expected}
     return PlannedJob(
         partition_key=step.partition_key,
         variant=variant,
@@ -110,7 +114,7 @@ def _plan(request: object, step: StepInput, variant: str | None, field: str) -> 
         payload=payload,
         payload_hash=payload_hash,
         summary=summary,
-        expected=expected_output(spec.path, payload, step),
+        expected=expected,
     )
 
 

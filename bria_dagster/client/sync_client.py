@@ -168,6 +168,7 @@ class BriaClient(CatalogMixin[Sync]):
         also works when the caller runs an event loop), sharing this client's rate budgets and
         usage counters.
         """
+
         async def wait_all() -> list[JobResult | BriaError]:
             async with self.async_view() as client:
                 return await client.wait_many(

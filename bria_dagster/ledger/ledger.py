@@ -311,6 +311,20 @@ class Ledger:
             found = {EntryState(state): int(n) for state, n in conn.execute(stmt)}
         return {state: found.get(state, 0) for state in EntryState}
 
+    def backlog(
+        self, asset_keys: Iterable[str] | None = None, now: float | None = None
+    ) -> tuple[int, int]:
+        """(pending, due now) entries, optionally only of ``asset_keys``."""
+        current = self._clock() if now is None else check.timestamp("now", now)
+        due = sa.func.sum(sa.case((_T.c.next_poll_at <= current, 1), else_=0))
+        stmt = sa.select(sa.func.count(), due).where(_T.c.state == _S.PENDING)
+        if asset_keys is not None:
+            keys = [check.text("asset_keys", key, max_length=512) for key in asset_keys]
+            stmt = stmt.where(_T.c.asset_key.in_(keys))
+        with self._read() as conn:
+            pending, due_now = conn.execute(stmt).one()
+        return int(pending), int(due_now or 0)
+
     def pending_count(self) -> int:
         """How many entries are ``pending`` (submitted, result not yet known)."""
         stmt = sa.select(sa.func.count()).select_from(_T).where(_T.c.state == _S.PENDING)
@@ -322,13 +336,24 @@ class Ledger:
         state: EntryState | str | None = None,
         asset_key: str | None = None,
         limit: int = 100,
+        *,
+        asset_keys: Iterable[str] | None = None,
+        reported: bool | None = None,
+        oldest_first: bool = False,
     ) -> builtins.list[LedgerEntry]:
-        """Entries, newest first, optionally only those in ``state`` and/or of ``asset_key``."""
-        stmt = sa.select(_T).order_by(_T.c.id.desc())
+        """Entries, newest first (or ``oldest_first``), optionally only those in ``state``, of
+        ``asset_key`` or one of ``asset_keys``, and (un)``reported``."""
+        order = _T.c.id.asc() if oldest_first else _T.c.id.desc()
+        stmt = sa.select(_T).order_by(order)
         if state is not None:
             stmt = stmt.where(_T.c.state == rows.state("state", state))
         if asset_key is not None:
             stmt = stmt.where(_T.c.asset_key == check.text("asset_key", asset_key, max_length=512))
+        if asset_keys is not None:
+            keys = [check.text("asset_keys", key, max_length=512) for key in asset_keys]
+            stmt = stmt.where(_T.c.asset_key.in_(keys))
+        if reported is not None:
+            stmt = stmt.where(_T.c.reported.is_(bool(reported)))
         stmt = stmt.limit(check.count("limit", limit, minimum=1))
         with self._read() as conn:
             return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
@@ -360,8 +385,11 @@ class Ledger:
         now: float | None = None,
         limit: int = 100,
         lease_seconds: float = 60.0,
+        asset_keys: Iterable[str] | None = None,
     ) -> builtins.list[LedgerEntry]:
         """Lease up to ``limit`` due ``pending`` entries to ``owner``, oldest submitted first.
+
+        ``asset_keys`` limits the claim to those assets' entries.
 
         Due means ``next_poll_at <= now``. Rows leased by another owner until after ``now`` are
         skipped; ``owner``'s own live leases are renewed. The lease lasts ``lease_seconds`` or
@@ -374,6 +402,9 @@ class Ledger:
         limit = check.count("limit", limit, minimum=1)
         lease = check.positive_seconds("lease_seconds", lease_seconds)
         due = rows.due(owner, current)
+        if asset_keys is not None:
+            keys = [check.text("asset_keys", key, max_length=512) for key in asset_keys]
+            due = sa.and_(due, _T.c.asset_key.in_(keys))
         candidates = (
             sa.select(_T.c.id)
             .where(due)

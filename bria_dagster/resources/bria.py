@@ -52,6 +52,12 @@ class BriaResource(dg.ConfigurableResource):
     retry_base_delay_s: float = Field(default=0.5, description="Backoff base.")
     retry_max_delay_s: float = Field(default=60.0, description="Backoff cap.")
 
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where Bria posts finished jobs (the bria-webhooks receiver); deferred "
+        "steps then need no status polls.",
+    )
+
     _client: BriaClient | None = PrivateAttr(default=None)
 
     def client_settings(self) -> ClientSettings:
@@ -59,7 +65,7 @@ class BriaResource(dg.ConfigurableResource):
         values: dict[str, Any] = {
             name: getattr(self, name)
             for name in type(self).model_fields
-            if getattr(self, name) is not None
+            if getattr(self, name) is not None and name != "webhook_url"
         }
         return ClientSettings(**values)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from bria_dagster.ledger import Ledger
-
-LEDGER_FILE = "bria_ledger.db"
+from bria_dagster.ledger.location import default_ledger_url
 
 
 class BriaLedgerResource(dg.ConfigurableResource):
@@ -17,8 +17,7 @@ class BriaLedgerResource(dg.ConfigurableResource):
 
     ``url``: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://...`` (runs on several
     machines need PostgreSQL). Unset: a SQLite file beside the Dagster instance
-    (``$DAGSTER_HOME/bria_ledger.db``), or ``bria_dagster.ledger.location.default_ledger_url()``
-    for an instance without a folder.
+    (``$DAGSTER_HOME/bria_ledger.db``); see ``bria_dagster.ledger.location.default_ledger_url``.
     """
 
     url: str | None = Field(default=None, description="Ledger database URL.")
@@ -32,14 +31,14 @@ class BriaLedgerResource(dg.ConfigurableResource):
         self._instance_root = getattr(instance, "root_directory", None) if instance else None
 
     def resolved_url(self) -> str:
-        """The URL in use (configured, beside the instance, or the machine-wide default)."""
+        """The URL in use: ``url``, else ``default_ledger_url()`` with the instance's folder as
+        ``DAGSTER_HOME`` (``$BRIA_LEDGER_URL`` still wins)."""
         if self.url:
             return self.url
+        environ = dict(os.environ)
         if self._instance_root:
-            return f"sqlite:///{Path(self._instance_root).resolve() / LEDGER_FILE}"
-        from bria_dagster.ledger.location import default_ledger_url
-
-        return default_ledger_url()
+            environ["DAGSTER_HOME"] = str(Path(self._instance_root).resolve())
+        return default_ledger_url(environ)
 
     def get_ledger(self) -> Ledger:
         """The :class:`Ledger` (its table is created on first use)."""

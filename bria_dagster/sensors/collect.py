@@ -1,0 +1,201 @@
+"""One tick of result collection: poll what is due, store what finished, hand back what to report.
+
+Bounded work: at most ``max_polls`` status calls and ``max_stores`` downloads per tick, and
+everything stops at the tick's deadline (unfinished polls give their lease back unchanged).
+Free of Dagster: the sensor turns a :class:`TickReport` into events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bria_dagster.assets.execute import record_of_stored, store_entry
+from bria_dagster.assets.records import ImageRecord
+from bria_dagster.client import AsyncBriaClient, JobState, JobStatus
+from bria_dagster.client.errors import BriaError, JobFailedError, RateLimitError
+from bria_dagster.client.polling import PollSchedule, finished_result
+from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.storage import ObjectStore, StorageError
+
+
+@dataclass(frozen=True)
+class TickLimits:
+    """How much one tick may do."""
+
+    budget_s: float = 40.0
+    """Wall-clock budget; keep it well under the sensor's gRPC timeout (60 s by default)."""
+    max_polls: int = 200
+    max_stores: int = 50
+    max_reports: int = 200
+    max_job_attempts: int = 3
+    """A job that ends in ERROR/UNKNOWN is resubmitted (by a run of its submit step) until it
+    has been tried this many times; moderation refusals are never resubmitted."""
+
+
+@dataclass
+class TickReport:
+    """What a tick did, and what the sensor must report."""
+
+    reports: list[tuple[LedgerEntry, ImageRecord]] = field(default_factory=list)
+    failures: list[LedgerEntry] = field(default_factory=list)
+    """Entries that ended failed in this tick (Bria's message in ``error_message``)."""
+    resubmit: list[LedgerEntry] = field(default_factory=list)
+    """Failed entries whose submit step should run again (under ``max_job_attempts``)."""
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the tick's log and skip reason."""
+        return ", ".join(f"{name} {value}" for name, value in self.counts.items())
+
+
+class ResultCollector:
+    """Collects finished results of ``asset_keys`` (``"a/b"`` strings) from the ledger."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncBriaClient,
+        ledger: Ledger,
+        store: ObjectStore,
+        asset_keys: Sequence[str],
+        owner: str,
+        limits: TickLimits,
+    ) -> None:
+        self._client = client
+        self._ledger = ledger
+        self._store = store
+        self._keys = list(asset_keys)
+        self._owner = owner
+        self._limits = limits
+
+    async def tick(self) -> TickReport:
+        """Poll due jobs, store finished results, list stored-but-unreported ones."""
+        started = time.monotonic()
+        deadline = started + self._limits.budget_s
+        report = TickReport()
+        counts = report.counts
+        claimed = self._ledger.claim_due(
+            self._owner,
+            limit=self._limits.max_polls,
+            lease_seconds=self._limits.budget_s + 30.0,
+            asset_keys=self._keys,
+        )
+        counts["due_claimed"] = len(claimed)
+        await self._poll(claimed, deadline, report)
+        await self._store_completed(deadline, report)
+        self._collect_reports(report)
+        self._count_backlog(report)
+        counts["tick_ms"] = int((time.monotonic() - started) * 1000)
+        return report
+
+    # --- polling ----------------------------------------------------------------------------
+
+    async def _poll(self, claimed: list[LedgerEntry], deadline: float, report: TickReport) -> None:
+        counts = report.counts
+        for name in ("polled", "completed", "still_running", "failed", "rate_limited"):
+            counts.setdefault(name, 0)
+        gate = asyncio.Semaphore(self._client.settings.max_concurrent_polls)
+
+        async def poll(entry: LedgerEntry) -> None:
+            async with gate:
+                if time.monotonic() >= deadline:
+                    self._release(entry)
+                    return
+                try:
+                    status = await asyncio.wait_for(
+                        self._client.status(entry.request_id or ""),
+                        timeout=max(0.1, deadline - time.monotonic()),
+                    )
+                except TimeoutError:
+                    self._release(entry)
+                    return
+                except RateLimitError:
+                    counts["rate_limited"] += 1
+                    self._reschedule(entry, 0)
+                    return
+                except BriaError:
+                    self._reschedule(entry, 0)
+                    return
+            counts["polled"] += 1
+            self._record(entry, status, report)
+
+        await asyncio.gather(*(poll(entry) for entry in claimed))
+
+    def _record(self, entry: LedgerEntry, status: JobStatus, report: TickReport) -> None:
+        counts = report.counts
+        try:
+            result = finished_result(status, entry.request_id)
+        except JobFailedError as failed:
+            counts["failed"] += 1
+            retryable = not failed.is_moderation
+            message = failed.message or failed.details or f"job ended {failed.status}"
+            code = failed.code if failed.code is not None else failed.status
+            ended = self._ledger.mark_failed(entry.id, code, message, retryable=retryable)
+            report.failures.append(ended)
+            if retryable and ended.attempts < self._limits.max_job_attempts:
+                report.resubmit.append(ended)
+            return
+        if result is None or status.status is JobState.IN_PROGRESS:
+            counts["still_running"] += 1
+            self._reschedule(entry, 1)
+            return
+        counts["completed"] += 1
+        self._ledger.mark_completed(entry.id, result.model_dump(mode="json"), result.url)
+
+    def _reschedule(self, entry: LedgerEntry, polled: int) -> None:
+        schedule = PollSchedule.for_endpoint(entry.endpoint, self._client.settings)
+        attempt = entry.poll_count + polled
+        self._ledger.reschedule(entry.id, time.time() + schedule.next_delay(attempt), attempt)
+
+    def _release(self, entry: LedgerEntry) -> None:
+        self._ledger.reschedule(entry.id, entry.next_poll_at or time.time(), entry.poll_count)
+
+    # --- storing and reporting --------------------------------------------------------------
+
+    async def _store_completed(self, deadline: float, report: TickReport) -> None:
+        completed = self._ledger.list(
+            EntryState.COMPLETED,
+            limit=self._limits.max_stores,
+            asset_keys=self._keys,
+            oldest_first=True,
+        )
+        report.counts["stored"] = 0
+        report.counts["store_errors"] = 0
+        gate = asyncio.Semaphore(8)
+
+        async def store(entry: LedgerEntry) -> None:
+            async with gate:
+                if time.monotonic() >= deadline:
+                    return
+                try:
+                    await store_entry(self._client, self._ledger, self._store, entry)
+                except (BriaError, StorageError, OSError):
+                    report.counts["store_errors"] += 1
+                    return
+            report.counts["stored"] += 1
+
+        await asyncio.gather(*(store(entry) for entry in completed))
+
+    def _collect_reports(self, report: TickReport) -> None:
+        stored = self._ledger.list(
+            EntryState.STORED,
+            limit=self._limits.max_reports,
+            asset_keys=self._keys,
+            reported=False,
+            oldest_first=True,
+        )
+        for entry in stored:
+            try:
+                record = record_of_stored(self._store, entry)
+            except (StorageError, OSError):
+                continue
+            report.reports.append((entry, record))
+        report.counts["to_report"] = len(report.reports)
+
+    def _count_backlog(self, report: TickReport) -> None:
+        pending, due = self._ledger.backlog(self._keys)
+        report.counts["pending"] = pending
+        report.counts["due_left"] = due

@@ -1,0 +1,183 @@
+"""``build_bria_result_sensor``: materializes deferred steps' results as Bria finishes them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Sequence
+
+import dagster as dg
+
+from bria_dagster.assets.checks import evaluate, verify_stored
+from bria_dagster.assets.deferred import DeferredBriaAsset
+from bria_dagster.assets.factory import run_blocking
+from bria_dagster.assets.metadata import materialization_metadata
+from bria_dagster.ledger import LedgerEntry
+from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+
+GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
+DEFAULT_GRPC_TIMEOUT_S = 60.0
+HEADROOM_S = 20.0
+
+
+def default_tick_budget() -> float:
+    """The sensor's gRPC deadline (60 s unless configured) less 20 s, at most 40 s."""
+    for name in GRPC_TIMEOUT_ENV:
+        value = os.environ.get(name)
+        if value:
+            try:
+                return max(5.0, min(40.0, float(value) - HEADROOM_S))
+            except ValueError:
+                break
+    return DEFAULT_GRPC_TIMEOUT_S - HEADROOM_S
+
+
+def build_bria_result_sensor(
+    steps: Sequence[DeferredBriaAsset],
+    *,
+    name: str = "bria_results",
+    downstream: Sequence[dg.AssetsDefinition | dg.AssetKey] = (),
+    minimum_interval_seconds: int = 30,
+    limits: TickLimits | None = None,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+    bria_key: str = "bria",
+    storage_key: str = "bria_storage",
+    ledger_key: str = "bria_ledger",
+) -> dg.SensorDefinition:
+    """A sensor that collects the results of deferred ``steps``.
+
+    Each tick claims the due pending requests (oldest first, at most ``limits.max_polls``),
+    polls them within the client's status budget, stores finished results (write-once, same
+    keys as inline steps) and reports each as a runless materialization of the step's result
+    asset, with the same metadata and check results as an inline step. The tick stops at its
+    budget and says in its log how much is left. Jobs that end in ERROR/UNKNOWN are resubmitted
+    by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
+    moderation refusal); their failure is reported as an observation and a failed check with
+    Bria's message. ``downstream`` assets get a run for each partition that lands.
+
+    Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
+    that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
+    its events is reported again, and a stored event is never reported twice.
+    """
+    keys = {step.key.to_user_string(): step for step in steps}
+    submit_keys = [step.submit.key for step in steps]
+    downstream_keys = [item if isinstance(item, dg.AssetKey) else item.key for item in downstream]
+    tick_limits = limits or TickLimits(budget_s=default_tick_budget())
+    owner = f"{name}@{socket.gethostname()}:{os.getpid()}"
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=default_status,
+        target=dg.AssetSelection.assets(*submit_keys, *downstream_keys),
+        required_resource_keys={bria_key, storage_key, ledger_key},
+        description="Collects finished Bria jobs of deferred steps into object storage and "
+        "materializes their result assets.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        bria = getattr(context.resources, bria_key)
+        storage = getattr(context.resources, storage_key)
+        ledger_resource = getattr(context.resources, ledger_key)
+        assert isinstance(bria, BriaResource)
+        assert isinstance(storage, BriaStorageResource)
+        assert isinstance(ledger_resource, BriaLedgerResource)
+        ledger = ledger_resource.get_ledger()
+        committed = _reporting(context.cursor)
+        if committed:
+            ledger.mark_reported(committed)
+        store = storage.get_store()
+        client = bria.get_client()
+
+        async def collect() -> TickReport:
+            async with client.async_view() as aclient:
+                collector = ResultCollector(
+                    client=aclient,
+                    ledger=ledger,
+                    store=store,
+                    asset_keys=list(keys),
+                    owner=owner,
+                    limits=tick_limits,
+                )
+                return await collector.tick()
+
+        report = run_blocking(collect())
+        context.log.info("bria results tick: %s", report.summary())
+        events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
+        runs: list[dg.RunRequest] = []
+        for entry, record in report.reports:
+            key = dg.AssetKey.from_user_string(entry.asset_key)
+            verified = verify_stored(store, [record])
+            metadata = materialization_metadata([record], verified.previews, None)
+            metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
+            events.append(
+                dg.AssetMaterialization(
+                    asset_key=key, partition=entry.partition_key, metadata=metadata
+                )
+            )
+            events.extend(
+                dg.AssetCheckEvaluation(
+                    asset_key=key,
+                    check_name=check.check_name,
+                    passed=check.passed,
+                    metadata=check.metadata,
+                    description=check.description,
+                )
+                for check in evaluate([record], verified)
+            )
+            if downstream_keys:
+                runs.append(
+                    dg.RunRequest(
+                        run_key=f"bria:{entry.id}:{entry.forced_generation}",
+                        asset_selection=downstream_keys,
+                        partition_key=entry.partition_key,
+                        tags={"bria/after": entry.asset_key},
+                    )
+                )
+        for entry in report.failures:
+            events.append(_failure_observation(entry))
+        for entry in report.resubmit:
+            step = keys[entry.asset_key]
+            runs.append(
+                dg.RunRequest(
+                    run_key=f"bria-retry:{entry.id}:{entry.attempts}",
+                    asset_selection=[step.submit.key],
+                    partition_key=entry.partition_key,
+                    tags={"bria/retry_of": str(entry.id)},
+                )
+            )
+        cursor = json.dumps({"reporting": [entry.id for entry, _ in report.reports]})
+        return dg.SensorResult(
+            asset_events=events,
+            run_requests=runs,
+            cursor=cursor,
+            skip_reason=None if events or runs else report.summary() or "nothing due",
+        )
+
+    return _sensor
+
+
+def _reporting(cursor: str | None) -> list[int]:
+    if not cursor:
+        return []
+    try:
+        value = json.loads(cursor)
+        return [int(i) for i in value.get("reporting", [])]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+def _failure_observation(entry: LedgerEntry) -> dg.AssetObservation:
+    return dg.AssetObservation(
+        asset_key=dg.AssetKey.from_user_string(entry.asset_key),
+        partition=entry.partition_key,
+        metadata={
+            "bria/failed": dg.MetadataValue.bool(True),
+            "bria/request_id": dg.MetadataValue.text(entry.request_id or ""),
+            "bria/error_code": dg.MetadataValue.text(entry.error_code or ""),
+            "bria/error": dg.MetadataValue.text(entry.error_message or ""),
+            "bria/attempts": dg.MetadataValue.int(entry.attempts),
+            "bria/will_retry": dg.MetadataValue.bool(entry.retryable),
+        },
+    )

@@ -1,0 +1,117 @@
+"""Deferred mode end to end with a real instance: submit, sensor ticks, materializations."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from bria_dagster.emulator.faults import FaultRule
+from bria_dagster.ledger import EntryState
+from tests.dagster.deferred_graph import build_deferred, tick
+from tests.dagster.graph import SKUS
+from tests.dagster.test_inline_graph import _latest, _records
+
+
+def _run_ticks(sensor: Any, instance: Any, resources: Any, *, until: Any, limit_s: float = 30):
+    cursor, results = None, []
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        result = tick(sensor, instance, resources, cursor)
+        results.append(result)
+        cursor = result.cursor
+        if until(results):
+            return results, cursor
+        time.sleep(0.2)
+    raise AssertionError(f"sensor did not finish: {[r.skip_reason for r in results][-3:]}")
+
+
+def _materialized(results: list[dg.SensorResult]) -> list[dg.AssetMaterialization]:
+    return [
+        e for r in results for e in (r.asset_events or []) if isinstance(e, dg.AssetMaterialization)
+    ]
+
+
+@pytest.mark.parametrize("storage", ["file", "s3"], indirect=True)
+def test_deferred_step_is_materialized_by_the_sensor(
+    instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
+) -> None:
+    photo, cutout, sensor = build_deferred()
+    for sku in SKUS:
+        submitted = dg.materialize(
+            [photo.submit], instance=instance, resources=resources, partition_key=sku
+        )
+        assert submitted.success
+        (m,) = submitted.asset_materializations_for_node(photo.submit.key.path[-1])
+        assert m.metadata["bria/submitted"].value == 1
+    assert emulator.stats().submits == {"/v2/image/generate": len(SKUS)}
+
+    results, cursor = _run_ticks(
+        sensor, instance, resources, until=lambda rs: len(_materialized(rs)) == len(SKUS)
+    )
+    reported = _materialized(results)
+    assert sorted(m.partition or "" for m in reported) == sorted(SKUS)
+    store = resources["bria_storage"].get_store()
+    for sku in SKUS:
+        (record,) = _records(_latest(instance, "product_photo", sku))
+        assert record.endpoint == "/v2/image/generate" and record.seed == 42
+        assert store.exists(record.key) and record.key.startswith(f"product_photo/{sku}/")
+        assert record.expected == {"aspect_ratio": "4:3"}
+    checks = [
+        e for r in results for e in (r.asset_events or []) if isinstance(e, dg.AssetCheckEvaluation)
+    ]
+    assert len(checks) == 3 * len(SKUS) and all(c.passed for c in checks)
+    # The sensor asks for the downstream step once per partition that landed.
+    runs = [rr for r in results for rr in (r.run_requests or [])]
+    assert sorted(rr.partition_key or "" for rr in runs) == sorted(SKUS)
+    assert all(rr.asset_selection == [cutout.key] for rr in runs)
+
+    # More ticks report nothing again (exactly once), and the ledger agrees.
+    for _ in range(2):
+        again = tick(sensor, instance, resources, cursor)
+        cursor = again.cursor
+        assert not _materialized([again])
+    ledger = resources["bria_ledger"].get_ledger()
+    entries = ledger.list(asset_key="product_photo")
+    assert len(entries) == len(SKUS)
+    assert all(e.state is EntryState.STORED and e.reported for e in entries)
+
+    # The downstream inline step takes the deferred step's images as input.
+    done = dg.materialize([cutout], instance=instance, resources=resources, partition_key=SKUS[0])
+    assert done.success
+    assert emulator.stats().submits == {
+        "/v2/image/generate": len(SKUS),
+        "/v2/image/edit/remove_background": 1,
+    }
+
+
+@pytest.mark.parametrize("storage", ["file"], indirect=True)
+def test_failed_job_is_reported_and_resubmitted_by_its_submit_step(
+    instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
+) -> None:
+    photo, _cutout, sensor = build_deferred()
+    emulator.state.configure(faults=[FaultRule(kind="job_error", on="submits", count=1)])
+    assert dg.materialize(
+        [photo.submit], instance=instance, resources=resources, partition_key=SKUS[0]
+    )
+    results, _cursor = _run_ticks(
+        sensor, instance, resources, until=lambda rs: any(r.run_requests for r in rs)
+    )
+    observations = [
+        e for r in results for e in (r.asset_events or []) if isinstance(e, dg.AssetObservation)
+    ]
+    assert observations and observations[0].metadata["bria/failed"].value is True
+    assert observations[0].metadata["bria/error"].value
+    (retry,) = [rr for r in results for rr in (r.run_requests or [])]
+    assert retry.asset_selection == [photo.submit.key] and retry.partition_key == SKUS[0]
+
+    # Running the submit step again re-arms the failed row: one new (paid) job, then stored.
+    assert dg.materialize(
+        [photo.submit], instance=instance, resources=resources, partition_key=SKUS[0]
+    )
+    assert emulator.stats().submits == {"/v2/image/generate": 2}
+    _run_ticks(sensor, instance, resources, until=lambda rs: bool(_materialized(rs)))
+    (entry,) = resources["bria_ledger"].get_ledger().list(asset_key="product_photo")
+    assert entry.state is EntryState.STORED and entry.attempts == 2
