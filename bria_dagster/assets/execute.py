@@ -39,6 +39,7 @@ from bria_dagster.client.errors import (
     WaitTimeoutError,
 )
 from bria_dagster.client.polling import PollSchedule
+from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 from bria_dagster.storage import ObjectStore, object_key
 
@@ -130,6 +131,7 @@ class StepRunner:
         if not entry.submit_now:
             return self._resumable(job, entry)
         async with self._gate:
+            crash_point("submit.before_post")
             try:
                 if job.spec.sync == "always":
                     result = await self._client.run(job.endpoint, job.payload)
@@ -149,6 +151,7 @@ class StepRunner:
                 code = getattr(exc, "status_code", None)
                 self._ledger.mark_failed(entry.id, code, str(exc), retryable=retryable)
                 return JobError(job, str(exc), retryable=retryable)
+        crash_point("submit.after_post")
         if self._webhook_url:
             # The webhook reports the end; a poll is only the fallback for a lost delivery.
             first_poll = WEBHOOK_FALLBACK_POLL_S
@@ -265,6 +268,7 @@ async def store_entry(
     result = JobResult.model_validate(entry.result or {})
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         download_type = await _download(client, entry, result, spool)
+        crash_point("store.downloaded")
         facts = inspect_image(spool)
         content_type, extension = extension_for(facts, download_type)
         key = object_key(
@@ -279,6 +283,7 @@ async def store_entry(
             content_type=content_type,
             provenance=_provenance(entry, result),
         )
+    crash_point("store.after_put")
     marked = ledger.mark_stored(entry.id, stored.uri, stored.sha256)
     return _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
 

@@ -13,6 +13,7 @@ from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
 from bria_dagster.assets.factory import run_blocking
 from bria_dagster.assets.metadata import materialization_metadata
+from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
@@ -103,6 +104,7 @@ def build_bria_result_sensor(
                 return await collector.tick()
 
         report = run_blocking(collect())
+        crash_point("sensor.before_report")
         context.log.info("bria results tick: %s", report.summary())
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
