@@ -1,0 +1,163 @@
+"""``bria-ledger``: look at the request ledger and act on stuck or failed requests.
+
+``bria-ledger [--url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``stuck``, ``retry``,
+``abandon``, ``mark-ambiguous``. The URL defaults to the one the Dagster layer uses
+(:func:`~bria_dagster.ledger.location.default_ledger_url`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.ledger import EntryState, Ledger
+from bria_dagster.ledger.engine import check_schema, create_ledger_engine, parse_url
+from bria_dagster.ledger.location import LEDGER_URL_ENV, default_ledger_url
+from bria_dagster.ledger.schema import TABLE_NAME
+from bria_dagster.ops_cli import commands
+
+Command = Callable[[Ledger, argparse.Namespace], int]
+
+
+class LedgerOpenError(Exception):
+    """The ledger cannot be opened; the message names the argument at fault."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number of seconds >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        prog="bria-ledger",
+        description="Inspect the Bria request ledger; retry, abandon or settle requests.",
+    )
+    p.add_argument(
+        "--url",
+        default=None,
+        help=f"ledger URL (default: ${LEDGER_URL_ENV}, else $DAGSTER_HOME/bria_ledger.db, "
+        "else $BRIA_DAGSTER_HOME or ~/.cache/bria_dagster/ledger.db)",
+    )
+    p.add_argument("--schema", default=None, help="PostgreSQL schema holding the ledger table")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = sub.add_parser("list", help="entries, newest first")
+    listing.add_argument("--state", choices=[s.value for s in EntryState], help="only this state")
+    listing.add_argument("--asset", help="only this asset key")
+    listing.add_argument("--limit", type=_positive_int, default=50, help="at most N (default 50)")
+    listing.set_defaults(run=commands.list_entries)
+
+    sub.add_parser("counts", help="entries per state").set_defaults(run=commands.counts)
+
+    stuck = sub.add_parser(
+        "stuck", help="requests left in submitting (crashed between POST and ledger write)"
+    )
+    stuck.add_argument(
+        "--older-than",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="in submitting for longer than this (default 300)",
+    )
+    stuck.set_defaults(run=commands.stuck)
+
+    retry = sub.add_parser("retry", help="let failed/ambiguous requests be submitted again")
+    retry.add_argument("ids", nargs="+", type=_positive_int, metavar="ID")
+    retry.set_defaults(run=commands.retry)
+
+    abandon = sub.add_parser("abandon", help="give up on requests")
+    abandon.add_argument("ids", nargs="+", type=_positive_int, metavar="ID")
+    abandon.set_defaults(run=commands.abandon)
+
+    ambiguous = sub.add_parser(
+        "mark-ambiguous", help="settle requests stuck in submitting as ambiguous"
+    )
+    ambiguous.add_argument("ids", nargs="+", type=_positive_int, metavar="ID")
+    ambiguous.add_argument(
+        "--older-than",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="refuse rows that entered submitting less than this ago (default 60): "
+        "their POST may still be in flight",
+    )
+    ambiguous.add_argument(
+        "--reason", default=commands.DEFAULT_AMBIGUOUS_REASON, help="recorded as the error"
+    )
+    ambiguous.set_defaults(run=commands.mark_ambiguous)
+    return p
+
+
+def open_ledger(url: str, schema: str | None) -> Ledger:
+    """Open an existing ledger (never creates one: a mistyped URL must not look empty)."""
+    try:
+        parsed = parse_url(url)
+        schema = check_schema(schema, parsed)
+    except BriaInputError as exc:
+        flag = "--schema" if exc.field == "schema" else "--url"
+        raise LedgerOpenError(f"{flag}: {str(exc).removeprefix(f'{exc.field}: ')}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database is not None
+        if not Path(parsed.database).expanduser().is_file():
+            raise LedgerOpenError(f"--url: no ledger file at {parsed.database}")
+    engine = create_ledger_engine(parsed, schema=schema)
+    try:
+        with engine.connect() as conn:
+            found = sa.inspect(conn).has_table(TABLE_NAME, schema=schema)
+    except sa.exc.SQLAlchemyError as exc:
+        engine.dispose()
+        reason = getattr(exc, "orig", None) or exc
+        raise LedgerOpenError(f"--url: cannot connect to {shown}: {reason}") from None
+    if not found:
+        engine.dispose()
+        where = f"schema {schema!r} of " if schema else ""
+        raise LedgerOpenError(f"--url/--schema: no {TABLE_NAME} table in {where}{shown}")
+    return Ledger(engine, create=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 1 some action failed, 2 bad arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        ledger = open_ledger(args.url or default_ledger_url(), args.schema)
+    except LedgerOpenError as exc:
+        parser.error(str(exc))
+    run: Command = args.run
+    try:
+        return run(ledger, args)
+    except BriaInputError as exc:
+        parser.error(str(exc))
+    except sa.exc.SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        print(f"bria-ledger: ledger error: {reason}", file=sys.stderr)
+        return 1
+    finally:
+        ledger.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
