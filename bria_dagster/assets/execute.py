@@ -26,6 +26,7 @@ from bria_dagster.assets.plan import (
 )
 from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
+from bria_dagster.client.catalog.responses import parse_v1_result
 from bria_dagster.client.errors import (
     AmbiguousSubmitError,
     AuthenticationError,
@@ -134,7 +135,8 @@ class StepRunner:
             crash_point("submit.before_post")
             try:
                 if job.spec.sync == "always":
-                    result = await self._client.run(job.endpoint, job.payload)
+                    body = await self._client.request("POST", job.endpoint, json=job.call_payload)
+                    result = parse_v1_result(body)
                     request_id = result.request_id or f"sync-{entry.id}-{uuid.uuid4().hex[:12]}"
                     self._ledger.mark_submitted(entry.id, request_id, None, time.time())
                     return self._ledger.mark_completed(
@@ -325,6 +327,7 @@ def _record(
         prompt=result.prompt,
         refined_prompt=result.refined_prompt,
         structured_prompt=_clip(result.structured_prompt),
+        result_url=entry.result_url,
         submitted_at=entry.submitted_at,
         completed_at=entry.completed_at,
         stored_at=entry.stored_at,

@@ -42,6 +42,9 @@ class PlannedJob:
     variant: str | None
     spec: OperationSpec
     payload: dict[str, Any]
+    """The request's body as hashed (without the client's own fields such as ``sync``)."""
+    call_payload: dict[str, Any]
+    """The body a synchronous v1 call sends (with the client's defaults)."""
     payload_hash: str
     summary: dict[str, Any]
     expected: dict[str, Any]
@@ -101,7 +104,8 @@ def _plan(request: object, step: StepInput, variant: str | None, field: str) -> 
     if spec.request_model is None or spec.method != "POST":
         raise BriaInputError(where, f"{spec.path} is not a job operation")
     try:
-        payload = request.with_client_defaults().to_payload()
+        payload = request.to_payload()
+        call_payload = request.with_client_defaults().to_payload()
     except BriaInputError as exc:
         raise BriaInputError(f"{where}.{exc.field}", str(exc).split(": ", 1)[-1]) from None
     payload_hash = canonical_payload_hash(spec.path, payload)
@@ -112,6 +116,7 @@ def _plan(request: object, step: StepInput, variant: str | None, field: str) -> 
         variant=variant,
         spec=spec,
         payload=payload,
+        call_payload=call_payload,
         payload_hash=payload_hash,
         summary=summary,
         expected=expected,

@@ -32,6 +32,9 @@ class ImageRecord:
     refined_prompt: str | None = None
     structured_prompt: str | None = None
     reused: bool = False
+    result_url: str | None = None
+    """Bria's signed URL of the result (expires: 3 days for v2, 1 hour for v1); a later step
+    that needs a public URL input (ads layers) can pass it."""
     submitted_at: float | None = None
     completed_at: float | None = None
     stored_at: float | None = None

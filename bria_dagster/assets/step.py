@@ -43,6 +43,11 @@ class UpstreamImage:
         return self.record.variant
 
     @property
+    def result_url(self) -> str | None:
+        """Bria's own (expiring) URL of the image, for inputs that must be public URLs."""
+        return self.record.result_url
+
+    @property
     def data(self) -> bytes:
         """The image's bytes, read from the object store."""
         return self.store.read_bytes(self.record.key)

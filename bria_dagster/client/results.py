@@ -82,14 +82,42 @@ class JobResult(BaseModel):
 
     @property
     def url(self) -> str | None:
-        """The main output's URL: image, video, mask, or an ads/v1 ``url``."""
-        return (
+        """The main output's URL: image, video, mask, an ads/v1 ``url``, or the first of
+        :attr:`urls`."""
+        main = (
             self.image_url
             or self.video_url
             or self.mask_url
             or self.raw.get("url")
             or self.raw.get("result_url")
         )
+        if main:
+            return str(main)
+        found = self.urls
+        return found[0] if found else None
+
+    @property
+    def urls(self) -> list[str]:
+        """Every output URL of a multi-output answer: v1 shots (``result`` as
+        ``[[url, seed, session_id], ...]``; ads generate as ``[{"url": ...}, ...]``), and
+        ``results`` (ads resize) or ``ads`` lists of ``{"url": ...}``."""
+        found: list[str] = []
+        listed = self.raw.get("result")
+        if isinstance(listed, list):
+            for item in listed:
+                if isinstance(item, list) and item and isinstance(item[0], str):
+                    found.append(item[0])
+                elif isinstance(item, str):
+                    found.append(item)
+                elif isinstance(item, dict) and item.get("url"):
+                    found.append(str(item["url"]))
+        for name in ("results", "ads"):
+            items = self.raw.get(name)
+            if isinstance(items, list):
+                found.extend(
+                    str(item["url"]) for item in items if isinstance(item, dict) and item.get("url")
+                )
+        return found
 
 
 class JobStatus(BaseModel):

@@ -53,3 +53,75 @@ def api_target(*, output_megapixels: float = 0.25) -> Iterator[Target]:
     )
     with EmulatorServer(config) as server:
         yield Target(server.base_url, LOCAL_TOKEN, emulated=True)
+
+
+DEMO_EMULATOR_PORT_ENV = "BRIA_DEMO_EMULATOR_PORT"
+DEFAULT_DEMO_EMULATOR_PORT = 8765
+_EMBEDDED: list[object] = []
+
+
+def shared_emulator_url() -> str:
+    """The URL of a local emulator every process of the demo shares, started here if none runs.
+
+    Dagster runs steps and sensors in several processes (the code server, one per run); they all
+    load the definitions, and the first one finds no emulator on ``127.0.0.1:<port>`` and starts
+    one in a daemon thread. The others find it answering and use it.
+    """
+    import httpx
+
+    port = int(os.environ.get(DEMO_EMULATOR_PORT_ENV, DEFAULT_DEMO_EMULATOR_PORT))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        httpx.get(f"{url}/_emulator/stats", timeout=1.0).raise_for_status()
+        return url
+    except httpx.HTTPError:
+        pass
+    from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+
+    config = EmulatorConfig(
+        port=port,
+        output_megapixels=0.25,
+        latency={"*": "uniform:0.5,1.5"},
+        training_seconds=5,
+    )
+    try:
+        server = EmulatorServer(config).start()
+    except OSError:  # another process won the race for the port
+        return url
+    _EMBEDDED.append(server)
+    return server.base_url
+
+
+def demo_resources() -> dict[str, object]:
+    """The resources of ``definitions.py``: Bria when ``BRIA_API_TOKEN`` is set, else a local
+    emulator; storage at ``BRIA_STORAGE_URI`` or ``$DAGSTER_HOME/bria_images``; the ledger
+    beside the Dagster instance."""
+    import dagster as dg
+
+    from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+
+    if os.environ.get("BRIA_API_TOKEN"):
+        bria = BriaResource(api_token=dg.EnvVar("BRIA_API_TOKEN"))
+    else:
+        base_url = os.environ.get("BRIA_BASE_URL") or shared_emulator_url()
+        bria = BriaResource(
+            api_token=LOCAL_TOKEN,
+            base_url=base_url,
+            requests_per_minute=1000,
+            poll_first_factor=0.1,
+            poll_interval_s=0.5,
+        )
+    return {
+        "bria": bria,
+        "bria_storage": BriaStorageResource(),
+        "bria_ledger": BriaLedgerResource(),
+    }
+
+
+def describe_target() -> str:
+    """One line: which API the demo's definitions use."""
+    if os.environ.get("BRIA_API_TOKEN"):
+        base = os.environ.get("BRIA_BASE_URL") or DEFAULT_BASE_URL
+        return f"Bria at {base} (token from BRIA_API_TOKEN; credits are spent)"
+    base = os.environ.get("BRIA_BASE_URL") or shared_emulator_url()
+    return f"the local Bria emulator at {base} (no token, no credits spent)"
