@@ -21,6 +21,9 @@ class BriaLedgerResource(dg.ConfigurableResource):
     """
 
     url: str | None = Field(default=None, description="Ledger database URL.")
+    db_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for the table (created if missing)."
+    )
 
     _ledger: Ledger | None = PrivateAttr(default=None)
     _instance_root: str | None = PrivateAttr(default=None)
@@ -43,7 +46,7 @@ class BriaLedgerResource(dg.ConfigurableResource):
     def get_ledger(self) -> Ledger:
         """The :class:`Ledger` (its table is created on first use)."""
         if self._ledger is None:
-            self._ledger = Ledger.from_url(self.resolved_url())
+            self._ledger = Ledger.from_url(self.resolved_url(), schema=self.db_schema)
         return self._ledger
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -9,9 +9,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from tests.e2e.conftest import FAST_CLIENT, emulator, emulator_server  # noqa: F401
+from tests.ledger.conftest import pg_schema  # noqa: F401
+from tests.ledger.ledger_support import PG_URL
 from tests.storage.seaweedfs import S3Endpoint, seaweedfs  # noqa: F401
 
 
@@ -57,11 +60,27 @@ def bria_fields(emulator: Any, api_token: str) -> dict[str, Any]:  # noqa: F811
     }
 
 
+@pytest.fixture(params=["sqlite"])
+def ledger_resource(request: pytest.FixtureRequest, tmp_path: Path) -> BriaLedgerResource:
+    """The ledger on SQLite (default) or, parametrized indirectly, on this machine's PostgreSQL
+    in a schema of its own."""
+    if request.param == "sqlite":
+        return BriaLedgerResource(url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    schema: str = request.getfixturevalue("pg_schema")
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.bria_requests")
+    engine.dispose()
+    return BriaLedgerResource(url=PG_URL, db_schema=schema)
+
+
 @pytest.fixture
 def resources(
-    bria_fields: dict[str, Any], storage: BriaStorageResource, tmp_path: Path
+    bria_fields: dict[str, Any],
+    storage: BriaStorageResource,
+    ledger_resource: BriaLedgerResource,
 ) -> dict[str, Any]:
     """The three Bria resources, pointed at the emulator, with fast polling."""
     bria = BriaResource(**bria_fields)
-    ledger = BriaLedgerResource(url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = ledger_resource
     return {"bria": bria, "bria_storage": storage, "bria_ledger": ledger}

@@ -10,6 +10,9 @@ import pytest
 
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.ledger import EntryState
+from bria_dagster.resources import BriaResource
+from bria_dagster.webhooks.app import create_webhook_app
+from bria_dagster.webhooks.server import WebhookServer
 from tests.dagster.deferred_graph import build_deferred, tick
 from tests.dagster.graph import SKUS
 from tests.dagster.test_inline_graph import _latest, _records
@@ -34,6 +37,7 @@ def _materialized(results: list[dg.SensorResult]) -> list[dg.AssetMaterializatio
     ]
 
 
+@pytest.mark.parametrize("ledger_resource", ["sqlite", "postgresql"], indirect=True)
 @pytest.mark.parametrize("storage", ["file", "s3"], indirect=True)
 def test_deferred_step_is_materialized_by_the_sensor(
     instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
@@ -115,3 +119,36 @@ def test_failed_job_is_reported_and_resubmitted_by_its_submit_step(
     _run_ticks(sensor, instance, resources, until=lambda rs: bool(_materialized(rs)))
     (entry,) = resources["bria_ledger"].get_ledger().list(asset_key="product_photo")
     assert entry.state is EntryState.STORED and entry.attempts == 2
+
+
+@pytest.mark.parametrize("ledger_resource", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("storage", ["file"], indirect=True)
+def test_with_webhooks_a_batch_completes_with_zero_status_polls(
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+    bria_fields: dict[str, Any],
+    api_token: str,
+    emulator: Any,
+) -> None:
+    ledger = resources["bria_ledger"].get_ledger()
+    app = create_webhook_app(ledger, api_token)
+    with WebhookServer(app) as receiver:
+        bria = BriaResource(**{**bria_fields, "webhook_url": receiver.webhook_url})
+        resources = {**resources, "bria": bria}
+        photo, _cutout, sensor = build_deferred()
+        for sku in SKUS:
+            assert dg.materialize(
+                [photo.submit], instance=instance, resources=resources, partition_key=sku
+            )
+        deadline = time.monotonic() + 20
+        while ledger.counts()[EntryState.COMPLETED] < len(SKUS):
+            assert time.monotonic() < deadline, ledger.counts()
+            time.sleep(0.1)
+        results, _ = _run_ticks(
+            sensor, instance, resources, until=lambda rs: len(_materialized(rs)) == len(SKUS)
+        )
+    stats = emulator.stats()
+    assert stats.status_polls_total == 0
+    assert stats.webhooks.delivered == len(SKUS)
+    assert stats.submits == {"/v2/image/generate": len(SKUS)}
+    assert sorted(m.partition or "" for m in _materialized(results)) == sorted(SKUS)
