@@ -38,7 +38,7 @@ def test_demo_materializes_every_asset_with_real_images(
 
     skus = [p.sku for p in load_products()]
     images = home / "bria_images"
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         for step in STEPS:
             materialized = instance.get_materialized_partitions(dg.AssetKey(step))
             assert materialized == set(skus), step
