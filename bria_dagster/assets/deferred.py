@@ -19,13 +19,13 @@ from bria_dagster.assets.factory import (
     BriaStepConfig,
     StepResources,
     Upstream,
-    _as_builder,
-    _key_of,
-    _prefix,
-    _upstream_list,
+    as_builder,
     is_forced,
+    key_of,
+    key_prefix_parts,
     plan_jobs,
     run_blocking,
+    upstream_list,
 )
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
@@ -86,16 +86,16 @@ def bria_deferred_asset(
     With ``BriaResource.webhook_url`` set, requests carry it and the sensor needs no status
     poll for a job whose webhook arrived (a poll remains the fallback for a lost delivery).
     """
-    prefix = _prefix(key_prefix)
+    prefix = key_prefix_parts(key_prefix)
     result_key = dg.AssetKey([*prefix, name])
     submit_key = dg.AssetKey([*prefix, name + REQUESTS_SUFFIX])
-    builder = _as_builder(request)
-    upstream_defs = _upstream_list(upstream)
+    builder = as_builder(request)
+    upstream_defs = upstream_list(upstream)
     all_kinds = {"bria", *(kinds or set())}
 
     @dg.asset(
         key=submit_key,
-        deps=[_key_of(item) for item in upstream_defs],
+        deps=[key_of(item) for item in upstream_defs],
         partitions_def=partitions_def,
         group_name=group_name,
         description=f"Submits the Bria requests of {name}; the result sensor materializes "

@@ -73,10 +73,10 @@ def bria_asset(
     request is reused (no second payment) unless the run is forced (config ``force: true`` or
     tag ``bria/force=true``); a retried step resumes its request ids.
     """
-    key = dg.AssetKey([*_prefix(key_prefix), name])
-    builder = _as_builder(request)
-    upstream_defs = _upstream_list(upstream)
-    deps = [_key_of(item) for item in upstream_defs]
+    key = dg.AssetKey([*key_prefix_parts(key_prefix), name])
+    builder = as_builder(request)
+    upstream_defs = upstream_list(upstream)
+    deps = [key_of(item) for item in upstream_defs]
 
     @dg.asset(
         key=key,
@@ -144,7 +144,7 @@ def plan_jobs(
             partition_key=partition_key,
             dimensions=_dimensions(partition_key, partitions_def),
             upstream={
-                _key_of(item).to_user_string(): _load_upstream(
+                key_of(item).to_user_string(): _load_upstream(
                     context, item, partition_key, partitions_def, store
                 )
                 for item in upstream_defs
@@ -233,7 +233,7 @@ def _load_upstream(
     upstream_partitions = getattr(item, "partitions_def", partitions_def)
     return upstream_images(
         context.instance,
-        _key_of(item),
+        key_of(item),
         partition_key if upstream_partitions is not None else None,
         store,
     )
@@ -247,7 +247,8 @@ def _dimensions(
     return dict(partitions_def.get_partition_key_from_str(partition_key).keys_by_dimension)
 
 
-def _as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
+def as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
+    """A request builder from a fixed request or a function of :class:`StepInput`."""
     if isinstance(request, BriaRequest):
         return lambda _step: request
     if not callable(request):
@@ -257,7 +258,8 @@ def _as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
     return request
 
 
-def _upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
+def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
+    """``upstream`` as a list (one step, several, or none)."""
     if upstream is None:
         return []
     if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
@@ -265,7 +267,8 @@ def _upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstr
     return list(upstream)  # type: ignore[arg-type]
 
 
-def _key_of(item: Upstream) -> dg.AssetKey:
+def key_of(item: Upstream) -> dg.AssetKey:
+    """The asset key of an upstream step, spec, key or key string."""
     if isinstance(item, dg.AssetKey):
         return item
     if isinstance(item, str):
@@ -278,7 +281,8 @@ def _key_of(item: Upstream) -> dg.AssetKey:
     )
 
 
-def _prefix(key_prefix: str | Sequence[str] | None) -> list[str]:
+def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
+    """A key prefix as a list of parts."""
     if key_prefix is None:
         return []
     return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)

@@ -35,6 +35,9 @@ class BriaResource(dg.ConfigurableResource):
         default=None, description="Explicit per-endpoint budget (overrides the plan's)."
     )
     rate_limit_fraction: float = Field(default=0.9, description="Share of the budget used.")
+    rate_limit_window_s: float = Field(
+        default=60.0, description="The window of the per-minute limit (Bria: 60 s)."
+    )
     rate_limit_backend: str | None = Field(
         default=None,
         description="Where budgets are counted: memory, sqlite:///path, redis://..., "
