@@ -387,7 +387,11 @@ class Ledger:
         lease_seconds: float = 60.0,
         asset_keys: Iterable[str] | None = None,
     ) -> builtins.list[LedgerEntry]:
-        """Lease up to ``limit`` due ``pending`` entries to ``owner``, oldest submitted first.
+        """Lease up to ``limit`` due ``pending`` entries to ``owner``: the most overdue first
+        (earliest ``next_poll_at``), the oldest submitted among equals.
+
+        Most overdue, not oldest: a job that has run for an hour (video, training) has its next
+        poll far out and must not take the slots of jobs that are due now.
 
         ``asset_keys`` limits the claim to those assets' entries.
 
@@ -408,7 +412,7 @@ class Ledger:
         candidates = (
             sa.select(_T.c.id)
             .where(due)
-            .order_by(_T.c.submitted_at, _T.c.id)
+            .order_by(_T.c.next_poll_at, _T.c.submitted_at, _T.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -425,7 +429,7 @@ class Ledger:
                 .returning(_T)
             )
             entries = [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
-        return sorted(entries, key=lambda e: (e.submitted_at or 0.0, e.id))
+        return sorted(entries, key=lambda e: (e.next_poll_at or 0.0, e.submitted_at or 0.0, e.id))
 
     def reschedule(self, entry_id: int, next_poll_at: float, poll_count: int) -> LedgerEntry:
         """Still running: poll again at ``next_poll_at``; record ``poll_count``; free the lease."""

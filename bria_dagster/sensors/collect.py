@@ -20,6 +20,9 @@ from bria_dagster.client.polling import PollSchedule, finished_result
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 from bria_dagster.storage import ObjectStore, StorageError
 
+AGE_POLL_FRACTION = 0.2
+"""A running job is polled again after at least this share of its age."""
+
 
 @dataclass(frozen=True)
 class TickLimits:
@@ -28,7 +31,7 @@ class TickLimits:
     budget_s: float = 40.0
     """Wall-clock budget; keep it well under the sensor's gRPC timeout (60 s by default)."""
     max_polls: int = 200
-    max_stores: int = 50
+    max_stores: int = 100
     max_reports: int = 200
     max_job_attempts: int = 3
     """A job that ends in ERROR/UNKNOWN is resubmitted (by a run of its submit step) until it
@@ -148,7 +151,12 @@ class ResultCollector:
     def _reschedule(self, entry: LedgerEntry, polled: int) -> None:
         schedule = PollSchedule.for_endpoint(entry.endpoint, self._client.settings)
         attempt = entry.poll_count + polled
-        self._ledger.reschedule(entry.id, time.time() + schedule.next_delay(attempt), attempt)
+        now = time.time()
+        # A job that has run long (video, training) is polled in proportion to its age, so a
+        # few slow jobs cannot take every tick's poll slots from the jobs that are due.
+        age = now - (entry.submitted_at or now)
+        delay = max(schedule.next_delay(attempt), AGE_POLL_FRACTION * age)
+        self._ledger.reschedule(entry.id, now + delay, attempt)
 
     def _release(self, entry: LedgerEntry) -> None:
         self._ledger.reschedule(entry.id, entry.next_poll_at or time.time(), entry.poll_count)

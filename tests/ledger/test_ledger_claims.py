@@ -1,4 +1,4 @@
-"""claim_due: due work, oldest first, leased so that two pollers never work the same row."""
+"""claim_due: due work, most overdue first, leased so that two pollers never work the same row."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def pending_rows(count: int, *, seed: int = 1) -> list[PendingRow]:
     ]
 
 
-def test_claims_due_rows_oldest_submitted_first(ledger: Ledger, clock: FakeClock) -> None:
+def test_claims_most_overdue_first_then_oldest(ledger: Ledger, clock: FakeClock) -> None:
     ids = []
     for name, submitted_at, next_poll in [
         ("late", START - 10, START - 1),
@@ -50,8 +50,9 @@ def test_claims_due_rows_oldest_submitted_first(ledger: Ledger, clock: FakeClock
         ledger.mark_submitted(entry.id, f"rid-{name}", None, next_poll)
         ids.append(entry.id)
     claimed = ledger.claim_due("sensor", now=START, limit=10, lease_seconds=600)
-    assert [e.id for e in claimed] == [ids[1], ids[3], ids[0]]
-    assert [e.submitted_at for e in claimed] == [START - 50, START - 30, START - 10]
+    # early and late are both due since START - 1 (oldest first); middle only since START.
+    assert [e.id for e in claimed] == [ids[1], ids[0], ids[3]]
+    assert [e.submitted_at for e in claimed] == [START - 50, START - 10, START - 30]
     assert [e.id for e in ledger.claim_due("other", now=START + 60, limit=10)] == [ids[2]]
 
 
