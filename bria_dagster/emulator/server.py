@@ -60,6 +60,9 @@ def uvicorn_server(
         access_log=False,
         timeout_graceful_shutdown=2,
         backlog=2048,
+        # Longer than a client's idle-connection expiry (httpx: 5 s), as load balancers are, so
+        # the server never closes a connection a client is reusing for a submit at that moment.
+        timeout_keep_alive=75,
     )
     return uvicorn.Server(config)
 

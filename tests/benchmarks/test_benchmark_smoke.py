@@ -42,3 +42,64 @@ def test_storage_streaming_benchmark_reports_memory() -> None:
     out = _run("storage_streaming.py", "--smoke")
     rows = {line.split()[0]: line for line in out.splitlines() if line.split()}
     assert "file" in rows and "s3" in rows, out  # both backends streamed and were measured
+
+
+def _figures(out: str) -> dict[str, dict]:
+    """The figures of a script's ``--json`` line, by name."""
+    document = json.loads(out.strip().splitlines()[-1])
+    return {figure["name"]: figure for figure in document["figures"]}
+
+
+def test_batch_throughput_benchmark_reports_every_mode() -> None:
+    figures = _figures(_run("batch_throughput.py", "--smoke", "--json"))
+    for mode in ("a_client_fanout", "e_sdk_pool", "f_sdk_naive"):
+        assert figures[f"{mode} makespan"]["measured"] > 0, figures
+        assert figures[f"{mode} failed jobs"]["measured"] == 0, figures
+    assert figures["ideal makespan"]["measured"] > 0
+    assert figures["a_client_fanout status calls per job"]["measured"] >= 1
+    assert figures["f_sdk_naive status calls per job"]["measured"] == 0  # run() is sync: true
+    assert figures["a_client_fanout makespan vs e_sdk_pool"]["measured"] > 0
+
+
+def test_shared_budget_benchmark_reports_both_runs() -> None:
+    figures = _figures(_run("shared_budget.py", "--smoke", "--json"))
+    for mode in ("on", "off"):
+        assert figures[f"limiter {mode}: throughput"]["measured"] > 0, figures
+        assert figures[f"limiter {mode}: 429s per 1,000 jobs"]["measured"] >= 0, figures
+    assert figures["limiter on: failed jobs"]["measured"] == 0, figures
+
+
+def test_client_overhead_benchmark_reports_cpu_per_job() -> None:
+    figures = _figures(_run("client_overhead.py", "--smoke", "--json"))
+    for size in (20, 50, 100):
+        assert figures[f"CPU per job at {size:,} jobs"]["measured"] > 0, figures
+    assert figures["growth exponent b (CPU ~ N^b)"]["measured"] is not None
+    assert figures["failed jobs"]["measured"] == 0
+
+
+def test_run_all_combines_the_scripts(tmp_path: Path) -> None:
+    out_file = tmp_path / "all.json"
+    only = "client_overhead,emulator_status_rps"
+    _run("run_all.py", "--smoke", "--only", only, "--json", str(out_file))
+    document = json.loads(out_file.read_text())
+    names = [figure["name"] for figure in document["figures"]]
+    assert any(name.startswith("client_overhead: CPU per job") for name in names), names
+    assert "emulator_status_rps: emulator status polls per second" in names, names
+    assert document["machine"]["cores"] and document["seconds"] > 0
+
+
+def test_sensor_scale_benchmark_reports_every_tick() -> None:
+    out = _run("sensor_scale.py", "--smoke", "--json")
+    document = json.loads(out.strip().splitlines()[-1])
+    figures = {figure["name"]: figure for figure in document["figures"]}
+    ticks = document["details"]["ticks"]
+    assert len(ticks) == 2, ticks
+    assert all(t["wall_s"] > 0 and t["cpu_s"] > 0 and t["peak_rss_mb"] > 0 for t in ticks), ticks
+    # The 12 finished jobs are polled, stored and reported as materializations.
+    assert figures["status polls (all ticks)"]["measured"] >= 12, figures
+    assert figures["entries stored (all ticks)"]["measured"] == 12, figures
+    assert figures["entries reported (all ticks)"]["measured"] == 12, figures
+    assert figures["slowest tick wall"]["measured"] > 0
+    assert figures["peak RSS during a tick"]["measured"] > 0
+    assert isinstance(figures["ticks over the sensor time limit (60 s)"]["measured"], int)
+    assert figures["pending left"]["measured"] == 0, figures

@@ -1,0 +1,162 @@
+"""Batch-throughput modes (b), (c), (d): the Dagster layer over the same batch as the others.
+
+(b) one inline asset whose step sends the whole batch (a list of requests) and waits for it;
+(c) a deferred asset over N dynamic partitions, submitted in one run, collected by ticks of the
+    result sensor evaluated back to back (the daemon would tick every ``minimum_interval``);
+(d) the same with ``webhook_url``: the ``bria-webhooks`` receiver completes the ledger rows and
+    the sensor only stores and reports.
+
+Each returns a ``ModeResult`` as ``batch_throughput.py`` expects (imported from there lazily).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from bria_dagster.assets import bria_asset
+from bria_dagster.assets.deferred import bria_deferred_asset
+from bria_dagster.assets.records import METADATA_IMAGES
+from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.sensors import TickLimits, build_bria_result_sensor
+from bria_dagster.webhooks.app import create_webhook_app
+from bria_dagster.webhooks.server import WebhookServer
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+TICK_PAUSE_S = 0.5
+
+
+def _resources(settings: Any, webhook_url: str | None = None) -> dict[str, Any]:
+    bria = BriaResource(
+        api_token=settings.token,
+        base_url=settings.base_url,
+        requests_per_minute=settings.plan_rpm,
+        rate_limit_window_s=settings.window_s,
+        rate_limit_fraction=settings.rate_limit_fraction,
+        rate_limit_backend=settings.client_backend(),
+        poll_first_factor=settings.poll_first_factor,
+        webhook_url=webhook_url,
+    )
+    return {
+        "bria": bria,
+        "bria_storage": BriaStorageResource(uri=settings.store_uri),
+        "bria_ledger": BriaLedgerResource(
+            url=f"sqlite:///{Path(settings.scratch, 'ledger.db').resolve()}"
+        ),
+    }
+
+
+def _request(settings: Any, index: int) -> GenerateImageRequest:
+    return GenerateImageRequest(**settings.payload(index))
+
+
+def _instance(settings: Any) -> dg.DagsterInstance:
+    home = Path(settings.scratch, "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def inline_asset(settings: Any) -> Any:
+    """(b) one inline step: all N requests fanned out, waited for and stored in one run."""
+    from batch_throughput import ModeResult
+
+    n = settings.jobs
+    asset = bria_asset(
+        "batch", lambda _step: [_request(settings, i) for i in range(n)], retry_policy=None
+    )
+    resources = _resources(settings)
+    with _instance(settings) as instance:
+        started = time.monotonic()
+        result = dg.materialize(
+            [asset], instance=instance, resources=resources, raise_on_error=False, run_config=QUIET
+        )
+        makespan = time.monotonic() - started
+        stored = 0
+        errors: list[str] = []
+        if result.success:
+            (m,) = result.asset_materializations_for_node("batch")
+            stored = len(m.metadata[METADATA_IMAGES].value)
+        else:
+            failure = result.failure_data_for_node("batch")
+            errors.append(str(failure.error.message if failure and failure.error else "failed"))
+    return ModeResult(n, stored, n - stored, makespan, errors[:5])
+
+
+def _deferred(settings: Any, webhooks: bool) -> Any:
+    from batch_throughput import ModeResult
+
+    n = settings.jobs
+    keys = [f"job-{i:05d}" for i in range(n)]
+    parts = dg.DynamicPartitionsDefinition(name="bench_jobs")
+    photo = bria_deferred_asset(
+        "batch",
+        lambda step: _request(settings, int((step.partition_key or "0").split("-")[1])),
+        partitions_def=parts,
+        retry_policy=None,
+    )
+    sensor = build_bria_result_sensor(
+        [photo], limits=TickLimits(budget_s=30.0, max_polls=1000, max_stores=200, max_reports=500)
+    )
+    resources = _resources(settings)
+    receiver: WebhookServer | None = None
+    if webhooks:
+        ledger = resources["bria_ledger"].get_ledger()
+        receiver = WebhookServer(create_webhook_app(ledger, settings.token)).start()
+        resources = _resources(settings, webhook_url=receiver.webhook_url)
+    defs = dg.Definitions(assets=[*photo], sensors=[sensor], resources=resources)
+    reported: set[str] = set()
+    ticks = 0
+    try:
+        with _instance(settings) as instance:
+            instance.add_dynamic_partitions("bench_jobs", keys)
+            started = time.monotonic()
+            submitted = dg.materialize(
+                [*photo],
+                selection=[photo.submit.key],
+                instance=instance,
+                resources=resources,
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                },
+                raise_on_error=False,
+                run_config=QUIET,
+            )
+            submitted_s = time.monotonic() - started
+            cursor: str | None = None
+            deadline = started + max(600.0, 4 * n / max(settings.plan_rpm / 60, 0.1))
+            while submitted.success and len(reported) < n and time.monotonic() < deadline:
+                with dg.build_sensor_context(
+                    instance=instance, resources=resources, cursor=cursor, definitions=defs
+                ) as context:
+                    data = sensor.evaluate_tick(context)
+                ticks += 1
+                for event in data.asset_events or []:
+                    instance.report_runless_asset_event(event)
+                    if isinstance(event, dg.AssetMaterialization) and event.partition:
+                        reported.add(event.partition)
+                cursor = data.cursor
+                if len(reported) < n:
+                    time.sleep(TICK_PAUSE_S)
+            makespan = time.monotonic() - started
+    finally:
+        if receiver is not None:
+            receiver.stop()
+    errors = [] if submitted.success else ["the submit step failed"]
+    phases = {"submitted_s": round(submitted_s, 2), "sensor_ticks": float(ticks)}
+    return ModeResult(n, len(reported), n - len(reported), makespan, errors, None, phases)
+
+
+def deferred_sensor(settings: Any) -> Any:
+    """(c) deferred asset + result sensor polling within the status budget."""
+    return _deferred(settings, webhooks=False)
+
+
+def deferred_webhooks(settings: Any) -> Any:
+    """(d) deferred asset + webhooks: the sensor stores and reports, polls only as fallback."""
+    return _deferred(settings, webhooks=True)
