@@ -108,8 +108,22 @@ def build_bria_result_sensor(
         context.log.info("bria results tick: %s", report.summary())
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
+        kept: list[int] = []
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
+            if downstream_keys:  # the run_key makes a repeat a no-op
+                runs.append(
+                    dg.RunRequest(
+                        run_key=f"bria:{entry.id}:{entry.forced_generation}",
+                        asset_selection=downstream_keys,
+                        partition_key=entry.partition_key,
+                        tags={"bria/after": entry.asset_key},
+                    )
+                )
+            if _already_materialized(context.instance, key, entry):
+                # A tick whose events Dagster kept but whose cursor it lost: report nothing again.
+                kept.append(entry.id)
+                continue
             verified = verify_stored(store, [record])
             metadata = materialization_metadata([record], verified.previews, None)
             metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
@@ -128,15 +142,6 @@ def build_bria_result_sensor(
                 )
                 for check in evaluate([record], verified)
             )
-            if downstream_keys:
-                runs.append(
-                    dg.RunRequest(
-                        run_key=f"bria:{entry.id}:{entry.forced_generation}",
-                        asset_selection=downstream_keys,
-                        partition_key=entry.partition_key,
-                        tags={"bria/after": entry.asset_key},
-                    )
-                )
         for entry in report.failures:
             events.append(_failure_observation(entry))
         for entry in report.resubmit:
@@ -149,7 +154,11 @@ def build_bria_result_sensor(
                     tags={"bria/retry_of": str(entry.id)},
                 )
             )
-        cursor = json.dumps({"reporting": [entry.id for entry, _ in report.reports]})
+        if kept:
+            ledger.mark_reported(kept)
+        cursor = json.dumps(
+            {"reporting": [entry.id for entry, _ in report.reports if entry.id not in kept]}
+        )
         return dg.SensorResult(
             asset_events=events,
             run_requests=runs,
@@ -168,6 +177,20 @@ def _reporting(cursor: str | None) -> list[int]:
         return [int(i) for i in value.get("reporting", [])]
     except (ValueError, TypeError, AttributeError):
         return []
+
+
+def _already_materialized(
+    instance: dg.DagsterInstance, key: dg.AssetKey, entry: LedgerEntry
+) -> bool:
+    """Whether the instance's latest materialization of the entry's partition is this request's
+    (an earlier tick's events were kept but its cursor was not)."""
+    partitions = [entry.partition_key] if entry.partition_key else None
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
+    ).records
+    event = found[0].asset_materialization if found else None
+    value = event.metadata.get("bria/request_id") if event else None
+    return value is not None and value.value == entry.request_id
 
 
 def _failure_observation(entry: LedgerEntry) -> dg.AssetObservation:
