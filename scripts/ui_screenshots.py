@@ -27,6 +27,7 @@ from tests.ui.ui_pages import (  # noqa: E402
     screenshot,
     show_asset_graph,
     show_preview_images,
+    show_whole_asset_graph,
 )
 
 
@@ -46,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="asset name the graph must show before the screenshot (default: --asset's name)",
     )
     parser.add_argument("--graph-path", default="/asset-groups", help="UI route of the graph")
+    parser.add_argument(
+        "--expand-groups",
+        action="store_true",
+        help="unfold every asset group of the global graph and fit it to the page (several groups)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     parser.add_argument(
         "--dagster-home", type=Path, help="existing instance to use (default: a new temp one)"
@@ -84,7 +90,10 @@ def take_screenshots(args: argparse.Namespace, dagster_home: Path) -> list[Path]
         chromium_page(args.width, args.height, args.scale) as page,
     ):
         print(f"dagster dev is up on {ui.base_url}", flush=True)
-        show_asset_graph(page, ui, graph_assets, path=args.graph_path)
+        if args.expand_groups:
+            show_whole_asset_graph(page, ui, graph_assets)
+        else:
+            show_asset_graph(page, ui, graph_assets, path=args.graph_path)
         shots.append(screenshot(page, args.out, "asset-graph"))
 
         page.goto(ui.url(asset_page_path(args.asset)))

@@ -40,7 +40,12 @@ def materialization_metadata(
     usage: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Metadata for the UI and for downstream steps (``bria/images``)."""
-    metadata: dict[str, Any] = {
+    metadata: dict[str, Any] = {}
+    if previews:  # first, so the UI lists it at the top
+        metadata[PREVIEW_KEY] = dg.MetadataValue.md(
+            "\n".join(f"![{_caption(record)}]({uri})" for record, uri in previews)
+        )
+    metadata |= {
         METADATA_IMAGES: dg.MetadataValue.json([r.as_json() for r in records]),
         "bria/count": dg.MetadataValue.int(len(records)),
         "bria/reused": dg.MetadataValue.int(sum(r.reused for r in records)),
@@ -63,10 +68,6 @@ def materialization_metadata(
         metadata["bria/status_polls"] = dg.MetadataValue.int(usage["status_polls"])
         metadata["bria/rate_limited"] = dg.MetadataValue.int(usage["rate_limited"])
         metadata["bria/wait_s"] = dg.MetadataValue.float(usage["job_wait_s"])
-    if previews:
-        metadata[PREVIEW_KEY] = dg.MetadataValue.md(
-            "\n".join(f"![{_caption(record)}]({uri})" for record, uri in previews)
-        )
     return metadata
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: a materialized tiny workspace served by `dagster dev`.
+"""Fixtures for the browser tests: a headless Chromium page and the screenshot folder.
 
 Screenshots go to the folder named by $BRIA_UI_SCREENSHOTS (a temporary folder if unset).
 """
@@ -12,26 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.ui import tiny_workspace as tiny
-from tests.ui.dagster_ui import DagsterUI, materialize_assets, running_dagster_ui
 from tests.ui.ui_pages import chromium_page
-
-MATERIALIZED_PARTITION = "blue"
-
-
-@pytest.fixture(scope="module")
-def tiny_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
-    """`dagster dev` on the tiny workspace, after one run of each asset (one partition)."""
-    folder = tmp_path_factory.mktemp("tiny_ui")
-    workspace = tiny.write_tiny_workspace(folder / "project")
-    home = folder / "dagster_home"
-    materialize_assets(workspace, tiny.IMAGE_ASSET, home)
-    materialize_assets(workspace, tiny.PARTITIONED_ASSET, home, partitions=[MATERIALIZED_PARTITION])
-    with running_dagster_ui(workspace, home) as ui:
-        yield ui
-    # The harness must leave nothing behind: the whole process group is gone.
-    with pytest.raises(ProcessLookupError):
-        os.killpg(ui.process.pid, 0)
 
 
 @pytest.fixture

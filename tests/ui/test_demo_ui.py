@@ -1,0 +1,247 @@
+"""The demo pipeline in the real UI and under the real daemon.
+
+One `dagster dev` on the repository's `workspace.yaml`, over an instance the demo command
+filled (two SKUs, on a local emulator): headless Chromium really shows every asset of the chain
+in its group with its checks, a packshot materialization with its decoded image preview and its
+passing checks, and the sensor and schedule; the daemon ticks the result sensor, which
+materializes a new SKU's photo and launches the rest of the chain.
+
+The README's screenshots come from this run: `BRIA_UI_SCREENSHOTS=docs/images pytest
+tests/ui/test_demo_ui.py` writes `asset-graph.png` and `materialization.png` there.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from PIL import Image, ImageChops, ImageStat
+from playwright.sync_api import Page
+
+from tests.ui.dagster_ui import DagsterUI, free_port, materialize_assets, running_dagster_ui
+from tests.ui.ui_pages import (
+    DIALOG,
+    GRAPH_NODE,
+    asset_check_statuses,
+    chromium_page,
+    collapse_navigation,
+    screenshot,
+    show_preview_images,
+    show_whole_asset_graph,
+)
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+WORKSPACE = REPO / "workspace.yaml"
+LOCATION = "bria_demo"
+GROUPS = {
+    "product_photo_requests": "catalog",
+    "product_photo": "catalog",
+    "cutout": "catalog",
+    "packshot": "catalog",
+    "lifestyle_shot": "marketing",
+    "ad_formats": "marketing",
+    "ad": "marketing",
+}
+ASSETS = tuple(GROUPS)
+CHAIN = ASSETS[1:]
+"""The assets that store images, each with the three image checks."""
+CHECKS = ("image_alpha", "image_dimensions", "image_readable")
+DEMO_SKUS = ("SKU-1001", "SKU-1002")
+SHOWN_SKU = DEMO_SKUS[0]
+DAEMON_SKU = "SKU-1004"
+
+GRAPH_VIEWPORT = (1680, 760)
+"""Wide enough for the UI to draw all seven nodes in full (it draws names only below 60 %)."""
+PAGE_VIEWPORT = (1400, 900)
+MAX_PNG_BYTES = 400_000
+SCREENSHOTS_ENV = "BRIA_UI_SCREENSHOTS"
+
+AUTOMATION_QUERY = """
+query Automation($repo: RepositorySelector!) {
+  sensorsOrError(repositorySelector: $repo) {
+    __typename
+    ... on Sensors { results { name sensorState { status } } }
+  }
+  schedulesOrError(repositorySelector: $repo) {
+    __typename
+    ... on Schedules { results { name cronSchedule scheduleState { status } } }
+  }
+}
+"""
+
+ASSETS_QUERY = "{ assetNodes { assetKey { path } groupName description kinds } }"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """`dagster dev` on the demo instance, and the environment both were started with."""
+
+    ui: DagsterUI
+    env: dict[str, str]
+    output: str
+    """What the demo command printed."""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    folder = tmp_path_factory.mktemp("demo_ui")
+    home = folder / "dagster_home"
+    # The embedded defaults only: no token (never Bria), no storage or ledger URL of the caller.
+    # The emulator port is shared by every process of the demo, and free.
+    env = {
+        "BRIA_DEMO_EMULATOR_PORT": str(free_port()),
+        "BRIA_DAGSTER_HOME": str(folder / "bria"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("BRIA_") and n != SCREENSHOTS_ENV]:
+            patch.delenv(name)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        filled = subprocess.run(
+            [sys.executable, "-m", "bria_dagster.demo.run", "--home", str(home), "--limit", "2"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output = filled.stdout + filled.stderr
+        assert filled.returncode == 0, output[-3000:]
+        with running_dagster_ui(WORKSPACE, home, env=env) as ui:
+            yield Demo(ui=ui, env=env, output=output)
+
+
+def _check_png(path: Path, size: tuple[int, int]) -> None:
+    with Image.open(path) as image:
+        assert image.size == size
+    assert path.stat().st_size < MAX_PNG_BYTES, f"{path} is {path.stat().st_size} bytes"
+
+
+def test_the_demo_ran_on_the_local_emulator(demo: Demo):
+    assert "Using the local Bria emulator at http://127.0.0.1:" in demo.output
+    assert f"{len(DEMO_SKUS)} SKUs: {', '.join(DEMO_SKUS)}" in demo.output
+
+
+def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: Path):
+    with chromium_page(*GRAPH_VIEWPORT) as page:
+        collapse_navigation(page)
+        show_whole_asset_graph(page, demo.ui, ASSETS)
+
+        nodes = page.locator(GRAPH_NODE)
+        for group in sorted(set(GROUPS.values())):
+            assert nodes.get_by_text(group, exact=True).first.is_visible(), group
+        for name in ASSETS:
+            node = nodes.filter(has=page.get_by_text(name, exact=True)).first
+            assert node.is_visible(), name
+            text = node.text_content() or ""
+            filled = re.search(r"(\d+)% filled", text)
+            assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
+            if name in CHAIN:
+                assert f"{len(CHECKS)} / {len(CHECKS)} Passed" in text, f"{name}: {text}"
+        shot = screenshot(page, screenshot_dir, "asset-graph")
+    _check_png(shot, GRAPH_VIEWPORT)
+
+    shown = {
+        "/".join(node["assetKey"]["path"]): node
+        for node in demo.ui.graphql(ASSETS_QUERY)["assetNodes"]
+    }
+    assert {name: node["groupName"] for name, node in shown.items()} == GROUPS
+    assert all(node["description"] and node["kinds"] == ["bria"] for node in shown.values())
+
+
+def _drawn(page: Page, selector: str) -> Image.Image:
+    """An element as the browser drew it on screen."""
+    with Image.open(io.BytesIO(page.locator(selector).first.screenshot())) as drawn:
+        return drawn.convert("RGB")
+
+
+def _stored_image(home: Path, asset: str, sku: str) -> Image.Image:
+    (path,) = (home / "bria_images" / asset / sku).glob("*.png")
+    with Image.open(path) as stored:
+        rgba = stored.convert("RGBA")
+    on_white = Image.new("RGBA", rgba.size, "white")
+    on_white.alpha_composite(rgba)
+    return on_white.convert("RGB")
+
+
+def test_packshot_materialization_shows_its_preview_and_checks(demo: Demo, screenshot_dir: Path):
+    with chromium_page(*PAGE_VIEWPORT) as page:
+        collapse_navigation(page)
+        images = show_preview_images(page, demo.ui, "packshot", partition=SHOWN_SKU)
+
+        # Decoded thumbnails (longest side 256) of the 1000x1000 packshots, one per image.
+        assert SHOWN_SKU in [image.alt for image in images]
+        assert all((i.natural_width, i.natural_height) == (256, 256) for i in images), images
+        # What the browser drew is the stored packshot of that SKU, scaled down.
+        drawn = _drawn(page, f'{DIALOG} img[alt="{SHOWN_SKU}"]')
+        stored = _stored_image(demo.ui.dagster_home, "packshot", SHOWN_SKU).resize(drawn.size)
+        difference = ImageStat.Stat(ImageChops.difference(drawn, stored)).mean
+        assert max(difference) < 8, difference
+        body = page.locator("body").inner_text()
+        assert "Materialized" in body
+        assert f"bria_images/packshot/{SHOWN_SKU}/" in body  # where it is stored
+        shot = screenshot(page, screenshot_dir, "materialization")
+        _check_png(shot, PAGE_VIEWPORT)
+
+        statuses = asset_check_statuses(page, demo.ui, "packshot")
+        assert statuses == dict.fromkeys(CHECKS, "Succeeded")
+        assert page.get_by_text("Passed", exact=True).first.is_visible()
+
+
+def test_sensor_and_schedule_are_listed(demo: Demo):
+    with chromium_page(*PAGE_VIEWPORT) as page:
+        page.goto(demo.ui.url("/overview/automation"))
+        # Each row fills in as its own query answers; a missing one times out.
+        for text in ("bria_results", "Standard sensor", "nightly_refresh"):
+            page.get_by_text(text, exact=True).first.wait_for(timeout=60_000)
+
+    repo = {"repositoryName": "__repository__", "repositoryLocationName": LOCATION}
+    automation = demo.ui.graphql(AUTOMATION_QUERY, {"repo": repo})
+    sensors = {
+        s["name"]: s["sensorState"]["status"] for s in automation["sensorsOrError"]["results"]
+    }
+    schedules = {
+        s["name"]: (s["cronSchedule"], s["scheduleState"]["status"])
+        for s in automation["schedulesOrError"]["results"]
+    }
+    assert sensors == {"bria_results": "RUNNING"}
+    assert schedules == {"nightly_refresh": ("0 2 * * *", "STOPPED")}
+
+
+def test_daemon_ticks_the_result_sensor_and_runs_the_chain(demo: Demo) -> None:
+    ui, env = demo.ui, demo.env
+    home = ui.dagster_home
+    materialize_assets(
+        WORKSPACE, "product_photo_requests", home, partitions=[DAEMON_SKU], env=env, timeout_s=180
+    )
+    deadline = time.monotonic() + 240
+    missing: list[str] = list(CHAIN)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        while missing and time.monotonic() < deadline:
+            missing = [
+                name
+                for name in CHAIN
+                if DAEMON_SKU not in instance.get_materialized_partitions(dg.AssetKey(name))
+            ]
+            time.sleep(2)
+        assert not missing, f"not materialized: {missing}\n{ui.log_tail(60)}"
+        photo = instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("product_photo"), asset_partitions=[DAEMON_SKU]
+            ),
+            limit=1,
+        ).records[0]
+        assert photo.event_log_entry.run_id == ""  # a runless event from the sensor
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"bria/after": "product_photo"}))
+        assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
