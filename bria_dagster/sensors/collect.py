@@ -90,6 +90,7 @@ class ResultCollector:
         await self._poll(claimed, deadline, report)
         await self._store_completed(deadline, report)
         self._collect_reports(report)
+        self._collect_resubmissions(report)
         self._count_backlog(report)
         counts["tick_ms"] = int((time.monotonic() - started) * 1000)
         return report
@@ -138,8 +139,6 @@ class ResultCollector:
             code = failed.code if failed.code is not None else failed.status
             ended = self._ledger.mark_failed(entry.id, code, message, retryable=retryable)
             report.failures.append(ended)
-            if retryable and ended.attempts < self._limits.max_job_attempts:
-                report.resubmit.append(ended)
             return
         if result is None or status.status is JobState.IN_PROGRESS:
             counts["still_running"] += 1
@@ -202,6 +201,22 @@ class ResultCollector:
                 continue
             report.reports.append((entry, record))
         report.counts["to_report"] = len(report.reports)
+
+    def _collect_resubmissions(self, report: TickReport) -> None:
+        # Failures this tick's polls saw and those a webhook delivered alike; the sensor's
+        # run_key per (entry, attempt) makes asking again on a later tick a no-op.
+        failed = self._ledger.list(
+            EntryState.FAILED,
+            limit=self._limits.max_reports,
+            asset_keys=self._keys,
+            oldest_first=True,
+        )
+        report.resubmit = [
+            entry
+            for entry in failed
+            if entry.retryable and entry.attempts < self._limits.max_job_attempts
+        ]
+        report.counts["to_resubmit"] = len(report.resubmit)
 
     def _count_backlog(self, report: TickReport) -> None:
         pending, due = self._ledger.backlog(self._keys)

@@ -152,3 +152,30 @@ def test_with_webhooks_a_batch_completes_with_zero_status_polls(
     assert stats.webhooks.delivered == len(SKUS)
     assert stats.submits == {"/v2/image/generate": len(SKUS)}
     assert sorted(m.partition or "" for m in _materialized(results)) == sorted(SKUS)
+
+
+@pytest.mark.parametrize("storage", ["file"], indirect=True)
+def test_a_failure_delivered_by_webhook_is_resubmitted(
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+    bria_fields: dict[str, Any],
+    api_token: str,
+    emulator: Any,
+) -> None:
+    ledger = resources["bria_ledger"].get_ledger()
+    emulator.state.configure(faults=[FaultRule(kind="job_error", on="submits", count=1)])
+    with WebhookServer(create_webhook_app(ledger, api_token)) as receiver:
+        bria = BriaResource(**{**bria_fields, "webhook_url": receiver.webhook_url})
+        resources = {**resources, "bria": bria}
+        photo, _cutout, sensor = build_deferred()
+        assert dg.materialize(
+            [photo.submit], instance=instance, resources=resources, partition_key=SKUS[0]
+        )
+        deadline = time.monotonic() + 20
+        while ledger.counts()[EntryState.FAILED] < 1:
+            assert time.monotonic() < deadline, ledger.counts()
+            time.sleep(0.1)
+        result = tick(sensor, instance, resources, None)
+    (retry,) = result.run_requests or []
+    assert retry.asset_selection == [photo.submit.key] and retry.partition_key == SKUS[0]
+    assert emulator.stats().status_polls_total == 0
