@@ -22,7 +22,7 @@ from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.assets.records import METADATA_IMAGES
 from bria_dagster.client.catalog.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
-from bria_dagster.sensors import TickLimits, build_bria_result_sensor
+from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from bria_dagster.webhooks.app import create_webhook_app
 from bria_dagster.webhooks.server import WebhookServer
 
@@ -131,15 +131,15 @@ def _deferred(settings: Any, webhooks: bool) -> Any:
             cursor: str | None = None
             deadline = started + max(600.0, 4 * n / max(settings.plan_rpm / 60, 0.1))
             while submitted.success and len(reported) < n and time.monotonic() < deadline:
-                with dg.build_sensor_context(
-                    instance=instance, resources=resources, cursor=cursor, definitions=defs
-                ) as context:
-                    data = sensor.evaluate_tick(context)
+                data = run_tick(
+                    sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
+                )
                 ticks += 1
-                for event in data.asset_events or []:
-                    instance.report_runless_asset_event(event)
-                    if isinstance(event, dg.AssetMaterialization) and event.partition:
-                        reported.add(event.partition)
+                reported.update(
+                    event.partition
+                    for event in data.asset_events or []
+                    if isinstance(event, dg.AssetMaterialization) and event.partition
+                )
                 cursor = data.cursor
                 if len(reported) < n:
                     time.sleep(TICK_PAUSE_S)

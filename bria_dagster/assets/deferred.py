@@ -24,6 +24,7 @@ from bria_dagster.assets.factory import (
     key_of,
     key_prefix_parts,
     plan_jobs,
+    resource_of,
     run_blocking,
     upstream_list,
 )
@@ -156,10 +157,9 @@ def bria_deferred_asset(
         can_subset=True,
     )
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        store = getattr(context.resources, storage_key)
-        assert isinstance(store, BriaStorageResource)
+        store = resource_of(context, storage_key, BriaStorageResource).get_store()
         records = latest_records(context.instance, result_key)
-        verified = verify_stored(store.get_store(), records)
+        verified = verify_stored(store, records)
         selected = {key.name for key in context.selected_asset_check_keys}
         for check in evaluate(records, verified):
             if check.check_name in selected:

@@ -180,12 +180,12 @@ class StepResources:
         cls, context: dg.AssetExecutionContext, bria_key: str, storage_key: str, ledger_key: str
     ) -> "StepResources":
         """Read the three resources from the step's context."""
-        bria = _resource(context, bria_key, BriaResource)
+        bria = resource_of(context, bria_key, BriaResource)
         return cls(
             bria=bria,
             client=bria.get_client(),
-            store=_resource(context, storage_key, BriaStorageResource).get_store(),
-            ledger=_resource(context, ledger_key, BriaLedgerResource).get_ledger(),
+            store=resource_of(context, storage_key, BriaStorageResource).get_store(),
+            ledger=resource_of(context, ledger_key, BriaLedgerResource).get_ledger(),
         )
 
     async def run(
@@ -288,7 +288,8 @@ def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
     return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
 
 
-def _resource(context: dg.AssetExecutionContext, name: str, kind: type[T]) -> T:
+def resource_of(context: Any, name: str, kind: type[T]) -> T:
+    """The resource ``name`` of an asset, check or sensor context, checked to be a ``kind``."""
     value = getattr(context.resources, name)
     if not isinstance(value, kind):
         raise dg.Failure(

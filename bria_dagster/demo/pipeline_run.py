@@ -11,6 +11,7 @@ import dagster as dg
 
 from bria_dagster.assets.records import METADATA_IMAGES
 from bria_dagster.demo.target import describe_target
+from bria_dagster.sensors import run_tick
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 """Run config that keeps Dagster's per-event debug log off the demo's console."""
@@ -100,14 +101,14 @@ def _collect(
     landed: set[str] = set()
     deadline = time.monotonic() + timeout_s
     while True:
-        with dg.build_sensor_context(
-            instance=instance, resources=resources, cursor=cursor, definitions=defs
-        ) as context:
-            data = sensor.evaluate_tick(context)
-        for event in data.asset_events or []:
-            instance.report_runless_asset_event(event)
-            if isinstance(event, dg.AssetMaterialization) and event.partition:
-                landed.add(event.partition)
+        data = run_tick(
+            sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
+        )
+        landed.update(
+            event.partition
+            for event in data.asset_events or []
+            if isinstance(event, dg.AssetMaterialization) and event.partition
+        )
         cursor = data.cursor
         if landed >= expected:
             break
@@ -115,10 +116,7 @@ def _collect(
             raise SystemExit(f"gave up after {timeout_s:.0f} s: {sorted(expected - landed)}")
         time.sleep(1.0)
     # One more tick commits the cursor: the ledger then flags the reported rows.
-    with dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=cursor, definitions=defs
-    ) as context:
-        sensor.evaluate_tick(context)
+    run_tick(sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor)
     print(f"  {len(landed)} product photos landed")
 
 

@@ -67,6 +67,24 @@ def uvicorn_server(
     return uvicorn.Server(config)
 
 
+def serve_in_thread(
+    server: uvicorn.Server, sock: socket.socket, name: str, startup_timeout_s: float
+) -> threading.Thread:
+    """Run ``server`` on ``sock`` in a daemon thread; return once it accepts connections.
+
+    Raises RuntimeError (and closes the socket) if it does not start within the timeout.
+    """
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"{name} did not start (see the log)")
+        time.sleep(0.005)
+    return thread
+
+
 class EmulatorServer:
     """The emulator on a loopback port, in a background thread. A context manager.
 
@@ -104,16 +122,7 @@ class EmulatorServer:
         if not self.state.base_url:
             self.state.base_url = self.base_url
         self._server = server = uvicorn_server(self.state, self._operations, self._route_providers)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="bria-emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + self._startup_timeout_s
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("the emulator did not start (see the log)")
-            time.sleep(0.005)
+        self._thread = serve_in_thread(server, sock, "bria-emulator", self._startup_timeout_s)
         return self
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ import dagster as dg
 
 from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
-from bria_dagster.assets.factory import run_blocking
+from bria_dagster.assets.factory import resource_of, run_blocking
 from bria_dagster.assets.metadata import materialization_metadata
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
@@ -78,18 +78,12 @@ def build_bria_result_sensor(
         "materializes their result assets.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        bria = getattr(context.resources, bria_key)
-        storage = getattr(context.resources, storage_key)
-        ledger_resource = getattr(context.resources, ledger_key)
-        assert isinstance(bria, BriaResource)
-        assert isinstance(storage, BriaStorageResource)
-        assert isinstance(ledger_resource, BriaLedgerResource)
-        ledger = ledger_resource.get_ledger()
+        ledger = resource_of(context, ledger_key, BriaLedgerResource).get_ledger()
         committed = _reporting(context.cursor)
         if committed:
             ledger.mark_reported(committed)
-        store = storage.get_store()
-        client = bria.get_client()
+        store = resource_of(context, storage_key, BriaStorageResource).get_store()
+        client = resource_of(context, bria_key, BriaResource).get_client()
 
         async def collect() -> TickReport:
             async with client.async_view() as aclient:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from types import TracebackType
 
 import uvicorn
 
-from bria_dagster.emulator.server import bind, url_of
+from bria_dagster.emulator.server import bind, serve_in_thread, url_of
 from bria_dagster.webhooks.app import WebhookApp
 
 
@@ -62,16 +61,7 @@ class WebhookServer:
         sock = bind(self.host, self.port)
         self.base_url = url_of(sock)
         self._server = server = receiver_server(self.app)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="bria-webhooks", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + self._startup_timeout_s
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("the webhook receiver did not start (see the log)")
-            time.sleep(0.005)
+        self._thread = serve_in_thread(server, sock, "bria-webhooks", self._startup_timeout_s)
         return self
 
     def stop(self) -> None:

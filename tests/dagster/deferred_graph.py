@@ -9,7 +9,7 @@ import dagster as dg
 from bria_dagster.assets import bria_asset
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.client.catalog.editing import RemoveBackgroundRequest
-from bria_dagster.sensors import TickLimits, build_bria_result_sensor
+from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from tests.dagster.graph import product_prompt, products
 
 
@@ -43,12 +43,7 @@ def tick(
 ) -> dg.SensorResult:
     """Evaluate one tick and persist its events as the daemon would."""
     defs = dg.Definitions(assets=ASSETS[sensor.name], sensors=[sensor], resources=resources)
-    with dg.build_sensor_context(
-        instance=instance, resources=resources, cursor=cursor, definitions=defs
-    ) as ctx:
-        data = sensor.evaluate_tick(ctx)
-    for event in data.asset_events or []:
-        instance.report_runless_asset_event(event)
+    data = run_tick(sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor)
     return dg.SensorResult(
         run_requests=data.run_requests,
         asset_events=data.asset_events,
