@@ -2,7 +2,8 @@
 
 (b) one inline asset whose step sends the whole batch (a list of requests) and waits for it;
 (c) a deferred asset over N dynamic partitions, submitted in one run, collected by ticks of the
-    result sensor evaluated back to back (the daemon would tick every ``minimum_interval``);
+    result sensor evaluated back to back in a thread while that run goes on (the daemon ticks
+    beside the runs in the same way, every ``minimum_interval``);
 (d) the same with ``webhook_url``: the ``bria-webhooks`` receiver completes the ledger rows and
     the sensor only stores and reports.
 
@@ -11,6 +12,7 @@ Each returns a ``ModeResult`` as ``batch_throughput.py`` expects (imported from 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,43 +113,67 @@ def _deferred(settings: Any, webhooks: bool) -> Any:
     defs = dg.Definitions(assets=[*photo], sensors=[sensor], resources=resources)
     reported: set[str] = set()
     ticks = 0
+    submit_done = threading.Event()
+    tick_errors: list[str] = []
     try:
         with _instance(settings) as instance:
             instance.add_dynamic_partitions("bench_jobs", keys)
             started = time.monotonic()
-            submitted = dg.materialize(
-                [*photo],
-                selection=[photo.submit.key],
-                instance=instance,
-                resources=resources,
-                tags={
-                    "dagster/asset_partition_range_start": keys[0],
-                    "dagster/asset_partition_range_end": keys[-1],
-                },
-                raise_on_error=False,
-                run_config=QUIET,
-            )
-            submitted_s = time.monotonic() - started
-            cursor: str | None = None
             deadline = started + max(600.0, 4 * n / max(settings.plan_rpm / 60, 0.1))
-            while submitted.success and len(reported) < n and time.monotonic() < deadline:
-                data = run_tick(
-                    sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
+
+            def tick_until_done() -> None:
+                # The daemon's part: ticks while the submit run is still going, as in a deployment.
+                nonlocal ticks
+                cursor: str | None = None
+                try:
+                    while len(reported) < n and time.monotonic() < deadline:
+                        if submit_done.is_set() and not submit_ok:
+                            return
+                        data = run_tick(
+                            sensor,
+                            instance=instance,
+                            definitions=defs,
+                            resources=resources,
+                            cursor=cursor,
+                        )
+                        ticks += 1
+                        reported.update(
+                            event.partition
+                            for event in data.asset_events or []
+                            if isinstance(event, dg.AssetMaterialization) and event.partition
+                        )
+                        cursor = data.cursor
+                        if len(reported) < n:
+                            time.sleep(TICK_PAUSE_S)
+                except Exception as exc:  # reported as the mode's error, not lost in a thread
+                    tick_errors.append(f"sensor tick failed: {exc!r}"[:300])
+
+            submit_ok = False  # until the run says otherwise (it may also raise)
+            ticking = threading.Thread(target=tick_until_done, name="bench-sensor")
+            ticking.start()
+            try:
+                submitted = dg.materialize(
+                    [*photo],
+                    selection=[photo.submit.key],
+                    instance=instance,
+                    resources=resources,
+                    tags={
+                        "dagster/asset_partition_range_start": keys[0],
+                        "dagster/asset_partition_range_end": keys[-1],
+                    },
+                    raise_on_error=False,
+                    run_config=QUIET,
                 )
-                ticks += 1
-                reported.update(
-                    event.partition
-                    for event in data.asset_events or []
-                    if isinstance(event, dg.AssetMaterialization) and event.partition
-                )
-                cursor = data.cursor
-                if len(reported) < n:
-                    time.sleep(TICK_PAUSE_S)
+                submit_ok = submitted.success
+            finally:
+                submit_done.set()
+                submitted_s = time.monotonic() - started
+                ticking.join()
             makespan = time.monotonic() - started
     finally:
         if receiver is not None:
             receiver.stop()
-    errors = [] if submitted.success else ["the submit step failed"]
+    errors = ([] if submit_ok else ["the submit step failed"]) + tick_errors
     phases = {"submitted_s": round(submitted_s, 2), "sensor_ticks": float(ticks)}
     return ModeResult(n, len(reported), n - len(reported), makespan, errors, None, phases)
 

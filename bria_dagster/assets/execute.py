@@ -50,6 +50,10 @@ to a temporary file."""
 
 STREAM_CHUNK = 1024 * 1024
 
+JOB_LOG_LINES = 10
+"""A step logs its first jobs one line each and sums up the rest: every log line is an event in
+Dagster's event log (a database write), and a batch's request_ids are all in the ledger."""
+
 WEBHOOK_FALLBACK_POLL_S = 900.0
 """With a webhook, the first status poll of a job waits this long (in case the delivery is lost)."""
 
@@ -99,17 +103,31 @@ class StepRunner:
         self._webhook_url = webhook_url
         self._gate = asyncio.Semaphore(max_in_flight)
         self._log = log or logging.getLogger(__name__)
+        self._job_lines: dict[str, int] = {}
 
     # --- submitting -------------------------------------------------------------------------
 
     async def submit(self, jobs: Sequence[PlannedJob]) -> list[LedgerEntry | JobError]:
         """Send each job that has no usable ledger row; resume the others. One entry per job."""
+        self._job_lines = {"submitted": 0, "resumed": 0}
         entries = [self._reserve(job) for job in jobs]
-        return list(
+        outcome = list(
             await asyncio.gather(
                 *(self._submit_one(job, entry) for job, entry in zip(jobs, entries, strict=True))
             )
         )
+        unlogged = {k: n - JOB_LOG_LINES for k, n in self._job_lines.items() if n > JOB_LOG_LINES}
+        if unlogged:
+            self._log.info(
+                "%s (request_ids in the ledger: `bria-ledger list`)",
+                ", ".join(f"{n} more {kind}" for kind, n in unlogged.items()),
+            )
+        return outcome
+
+    def _log_job(self, kind: str, message: str, *args: object) -> None:
+        self._job_lines[kind] += 1
+        if self._job_lines[kind] <= JOB_LOG_LINES:
+            self._log.info(message, *args)
 
     def _reserve(self, job: PlannedJob) -> LedgerEntry:
         latest = self._ledger.latest(self._asset_key, job.partition_key, job.payload_hash)
@@ -160,7 +178,9 @@ class StepRunner:
         else:
             schedule = PollSchedule.for_endpoint(job.endpoint, self._client.settings)
             first_poll = schedule.next_delay(0)
-        self._log.info("%s: submitted %s as %s", job.label, job.endpoint, submission.request_id)
+        self._log_job(
+            "submitted", "%s: submitted %s as %s", job.label, job.endpoint, submission.request_id
+        )
         return self._ledger.mark_submitted(
             entry.id, submission.request_id, submission.status_url, time.time() + first_poll
         )
@@ -168,7 +188,9 @@ class StepRunner:
     def _resumable(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
         state = entry.state
         if state in (EntryState.PENDING, EntryState.COMPLETED, EntryState.STORED):
-            self._log.info("%s: resuming %s request %s", job.label, state, entry.request_id)
+            self._log_job(
+                "resumed", "%s: resuming %s request %s", job.label, state, entry.request_id
+            )
             return entry
         if state is EntryState.SUBMITTING:
             message = (
