@@ -45,6 +45,7 @@ from typing import Any
 
 import dagster as dg
 import httpx
+import sqlalchemy as sa
 from _common import (
     EmulatorProcess,
     Report,
@@ -363,6 +364,16 @@ def _drain_minutes(ticks: list[TickFigures], pending: int) -> float | None:
     return pending / stored * period / 60
 
 
+def drop_schema(url: str, schema: str) -> None:
+    """Drop the benchmark's own schema (and its ledger table) from a database server."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pending", type=int, default=10_000, help="pending requests")
@@ -382,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
         "--interval", type=float, default=0.0, help="seconds between tick starts (0: back to back)"
     )
     parser.add_argument(
-        "--ledger-url", help="an empty ledger database (default: a SQLite file in a temp folder)"
+        "--ledger-url",
+        help="a ledger database (default: a SQLite file in a temp folder); on a server the "
+        "benchmark works in a schema of its own and drops it at the end",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of latencies and samples")
     parser.add_argument("--smoke", action="store_true", help="12 pending, 2 ticks, for CI")
@@ -425,12 +438,14 @@ def main(argv: list[str] | None = None) -> int:
             rate_limit_backend=f"sqlite:///{folder / 'ratelimit.sqlite'}",
         )
         ledger_url = args.ledger_url or f"sqlite:///{folder / 'ledger.db'}"
+        # On a server, a schema of its own, dropped at the end: the database is left as it was.
+        schema = None if ledger_url.startswith("sqlite") else f"bench_sensor_{uuid.uuid4().hex[:8]}"
         resources: dict[str, Any] = {
             "bria": bria,
             "bria_storage": BriaStorageResource(uri=(folder / "images").as_uri()),
-            "bria_ledger": BriaLedgerResource(url=ledger_url),
+            "bria_ledger": BriaLedgerResource(url=ledger_url, db_schema=schema),
         }
-        ledger = Ledger.from_url(ledger_url)
+        ledger = Ledger.from_url(ledger_url, schema=schema)
         first_poll = PollSchedule.for_endpoint(
             "/v2/image/generate", bria.client_settings()
         ).next_delay(0)
@@ -455,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
                 interval_s=args.interval,
             )
         ledger.dispose()
+        if schema is not None:
+            drop_schema(ledger_url, schema)
     summarize(report, ticks, baseline_mb, args.pending)
     report.emit(args.json)
     return 0
