@@ -446,32 +446,34 @@ def main(argv: list[str] | None = None) -> int:
             "bria_ledger": BriaLedgerResource(url=ledger_url, db_schema=schema),
         }
         ledger = Ledger.from_url(ledger_url, schema=schema)
-        first_poll = PollSchedule.for_endpoint(
-            "/v2/image/generate", bria.client_settings()
-        ).next_delay(0)
-        print(f"set-up: {args.pending:,} jobs in the emulator, ledger rows...", flush=True)
-        backlog = Backlog.plan(
-            args.pending, args.rpm, args.gap, latency, args.long_share, args.seed
-        )
-        request_ids = create_jobs(emulator.base_url, backlog)
-        keys = fill_ledger(ledger, request_ids, backlog, first_poll)
-        home = folder / "dagster_home"
-        home.mkdir()
-        with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
-            instance.add_dynamic_partitions(PARTITIONS, keys)
-            baseline_mb = rss_kib() / 1024
-            print(TICK_HEAD, flush=True)
-            ticks = run_ticks(
-                emulator=emulator,
-                instance=instance,
-                resources=resources,
-                ledger=ledger,
-                ticks=args.ticks,
-                interval_s=args.interval,
+        try:
+            first_poll = PollSchedule.for_endpoint(
+                "/v2/image/generate", bria.client_settings()
+            ).next_delay(0)
+            print(f"set-up: {args.pending:,} jobs in the emulator, ledger rows...", flush=True)
+            backlog = Backlog.plan(
+                args.pending, args.rpm, args.gap, latency, args.long_share, args.seed
             )
-        ledger.dispose()
-        if schema is not None:
-            drop_schema(ledger_url, schema)
+            request_ids = create_jobs(emulator.base_url, backlog)
+            keys = fill_ledger(ledger, request_ids, backlog, first_poll)
+            home = folder / "dagster_home"
+            home.mkdir()
+            with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+                instance.add_dynamic_partitions(PARTITIONS, keys)
+                baseline_mb = rss_kib() / 1024
+                print(TICK_HEAD, flush=True)
+                ticks = run_ticks(
+                    emulator=emulator,
+                    instance=instance,
+                    resources=resources,
+                    ledger=ledger,
+                    ticks=args.ticks,
+                    interval_s=args.interval,
+                )
+        finally:
+            ledger.dispose()
+            if schema is not None:
+                drop_schema(ledger_url, schema)
     summarize(report, ticks, baseline_mb, args.pending)
     report.emit(args.json)
     return 0
