@@ -16,6 +16,7 @@ from bria_dagster.webhooks.server import WebhookServer
 from tests.dagster.deferred_graph import build_deferred, tick
 from tests.dagster.graph import SKUS
 from tests.dagster.test_inline_graph import _latest, _records
+from tests.webhooks.support import emulator_stats_after_deliveries
 
 
 def _run_ticks(sensor: Any, instance: Any, resources: Any, *, until: Any, limit_s: float = 30):
@@ -147,7 +148,7 @@ def test_with_webhooks_a_batch_completes_with_zero_status_polls(
         results, _ = _run_ticks(
             sensor, instance, resources, until=lambda rs: len(_materialized(rs)) == len(SKUS)
         )
-    stats = emulator.stats()
+    stats = emulator_stats_after_deliveries(emulator, len(SKUS))
     assert stats.status_polls_total == 0
     assert stats.webhooks.delivered == len(SKUS)
     assert stats.submits == {"/v2/image/generate": len(SKUS)}

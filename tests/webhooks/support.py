@@ -61,6 +61,18 @@ def wait_for_states(
         time.sleep(0.05)
 
 
+def emulator_stats_after_deliveries(emulator: Any, delivered: int, timeout: float = 10.0) -> Any:
+    """The emulator's stats once it has counted ``delivered`` webhook deliveries (or the timeout
+    has passed). The receiver completes a ledger row before it answers the delivery, and the
+    emulator counts the delivery when the answer is back, so its count may trail the ledger."""
+    deadline = time.monotonic() + timeout
+    stats = emulator.stats()
+    while stats.webhooks.delivered < delivered and time.monotonic() < deadline:
+        time.sleep(0.05)
+        stats = emulator.stats()
+    return stats
+
+
 def deliver(
     url: str, token: str, body: dict[str, Any] | bytes, *, timestamp: int | None = None
 ) -> httpx.Response:

@@ -13,7 +13,7 @@ from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.ledger import EntryState, Ledger
 from bria_dagster.webhooks import WebhookServer, create_webhook_app
 
-from .support import submit, wait_for_states
+from .support import emulator_stats_after_deliveries, submit, wait_for_states
 
 
 def test_batch_completes_with_zero_status_polls(
@@ -27,7 +27,7 @@ def test_batch_completes_with_zero_status_polls(
 
     done = wait_for_states(ledger, [e.id for e in entries], {EntryState.COMPLETED})
 
-    stats = emulator.stats()
+    stats = emulator_stats_after_deliveries(emulator, 12)
     assert stats.status_polls_total == 0
     assert stats.submits == {"/v2/image/generate": 12}
     assert stats.webhooks.delivered == 12
@@ -102,7 +102,7 @@ def test_webhook_overtaking_mark_submitted_waits_for_the_ledger(
 
         (done,) = wait_for_states(ledger, [entry.id], {EntryState.COMPLETED})
 
-    stats = emulator.stats()
+    stats = emulator_stats_after_deliveries(emulator, 1)
     assert done.result is not None
     assert stats.webhooks.delivered == 1
     assert stats.webhooks.failed_attempts == 0

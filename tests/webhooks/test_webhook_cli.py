@@ -19,7 +19,7 @@ from bria_dagster.ledger import EntryState, Ledger
 from bria_dagster.webhooks.cli import main
 from tests.ledger.ledger_support import Target
 
-from .support import submit, wait_for_states
+from .support import emulator_stats_after_deliveries, submit, wait_for_states
 
 SCRIPT = Path(sys.executable).with_name("bria-webhooks")
 
@@ -60,7 +60,7 @@ def test_console_script_records_deliveries(
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    stats = emulator.stats()
+    stats = emulator_stats_after_deliveries(emulator, 3)
     assert stats.status_polls_total == 0
     assert stats.webhooks.delivered == 3
     assert err.count(": completed") == 3
