@@ -25,8 +25,11 @@ from bria_dagster.client.ratelimit_stores import MemoryStore, PostgresStore, Red
 ENDPOINT = "/v2/image/generate"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-SLACK_S = 0.015
-"""Allowance for the gap between the limiter's decision and the moment a test records it."""
+SLACK_S = 0.05
+"""Allowance for the gap between the limiter's decision and the moment a test records it: after
+a store call a thread may wait for the GIL behind the other workers and the suite's background
+threads (15 ms was once exceeded in a CI run). A limiter one slot off still fails: its extra
+grant lands well inside the 0.45 s that remain of a 0.5 s window."""
 
 
 def busiest_window(times: list[float], window_s: float) -> int:
