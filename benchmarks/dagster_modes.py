@@ -120,6 +120,7 @@ def _deferred(settings: Any, webhooks: bool) -> Any:
             instance.add_dynamic_partitions("bench_jobs", keys)
             started = time.monotonic()
             deadline = started + max(600.0, 4 * n / max(settings.plan_rpm / 60, 0.1))
+            submit_ok = False  # until the run says otherwise (it may also raise)
 
             def tick_until_done() -> None:
                 # The daemon's part: ticks while the submit run is still going, as in a deployment.
@@ -148,7 +149,6 @@ def _deferred(settings: Any, webhooks: bool) -> Any:
                 except Exception as exc:  # reported as the mode's error, not lost in a thread
                     tick_errors.append(f"sensor tick failed: {exc!r}"[:300])
 
-            submit_ok = False  # until the run says otherwise (it may also raise)
             ticking = threading.Thread(target=tick_until_done, name="bench-sensor")
             ticking.start()
             try:

@@ -17,6 +17,7 @@ from bria_dagster.ledger import (
     canonical_payload_hash,
     request_summary,
 )
+from tests.emulator_core.helpers import wait_for
 
 ENDPOINT = "image/generate"
 ASSET = "catalog/hero"
@@ -62,15 +63,12 @@ def wait_for_states(
 
 
 def emulator_stats_after_deliveries(emulator: Any, delivered: int, timeout: float = 10.0) -> Any:
-    """The emulator's stats once it has counted ``delivered`` webhook deliveries (or the timeout
-    has passed). The receiver completes a ledger row before it answers the delivery, and the
-    emulator counts the delivery when the answer is back, so its count may trail the ledger."""
-    deadline = time.monotonic() + timeout
-    stats = emulator.stats()
-    while stats.webhooks.delivered < delivered and time.monotonic() < deadline:
-        time.sleep(0.05)
-        stats = emulator.stats()
-    return stats
+    """The emulator's stats once it has counted ``delivered`` webhook deliveries (the test fails
+    after ``timeout`` seconds). The receiver completes a ledger row before it answers the
+    delivery, and the emulator counts it when the answer is back, so its count may trail the
+    ledger."""
+    wait_for(lambda: emulator.stats().webhooks.delivered >= delivered, timeout)
+    return emulator.stats()
 
 
 def deliver(
