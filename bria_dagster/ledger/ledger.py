@@ -446,6 +446,26 @@ class Ledger:
                 {"next_poll_at": next_poll_at, "poll_count": poll_count, **rows.released()},
             )
 
+    def flag_for_poll(self, ref: EntryRef, code: str, note: str, poll_at: float) -> LedgerEntry:
+        """Record an odd report on a ``pending`` entry and make it due for a status poll.
+
+        The state does not change: ``code`` and ``note`` go into ``error_code`` and
+        ``error_message`` (shown by ``bria-ledger list``; the next completion clears them) and
+        ``next_poll_at`` moves to ``poll_at`` if that is sooner, so the poll's answer decides.
+        ``ref`` is the entry id or its request_id.
+        """
+        code = check.text("code", code, max_length=64)
+        note = check.text("note", note, max_length=4096)
+        poll_at = check.timestamp("poll_at", poll_at)
+        with self._write() as conn:
+            entry = self._locked(conn, self._resolve(conn, ref))
+            if entry.state is not _S.PENDING:
+                raise LedgerStateError(entry.id, entry.state, "flag it for a poll")
+            due = poll_at if entry.next_poll_at is None else min(entry.next_poll_at, poll_at)
+            return self._update(
+                conn, entry.id, {"error_code": code, "error_message": note, "next_poll_at": due}
+            )
+
     def mark_completed(
         self, ref: EntryRef, result: Mapping[str, Any], result_url: str | None = None
     ) -> LedgerEntry:
