@@ -377,6 +377,33 @@ class Ledger:
         with self._read() as conn:
             return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
 
+    def needing_attention(
+        self, submitting_older_than: float, max_attempts: int, now: float | None = None
+    ) -> builtins.list[LedgerEntry]:
+        """Entries only an operator can settle, oldest change first: every ``ambiguous`` one,
+        those in ``submitting`` for longer than ``submitting_older_than`` (see
+        :meth:`stuck_submitting`), and ``failed`` ones nothing will resubmit by itself: not
+        retryable, or retryable but tried ``max_attempts`` times already."""
+        age = check.timestamp("submitting_older_than", submitting_older_than)
+        max_attempts = check.count("max_attempts", max_attempts, minimum=1)
+        current = self._clock() if now is None else check.timestamp("now", now)
+        stmt = (
+            sa.select(_T)
+            .where(
+                sa.or_(
+                    _T.c.state == _S.AMBIGUOUS,
+                    sa.and_(_T.c.state == _S.SUBMITTING, _T.c.updated_at <= current - age),
+                    sa.and_(
+                        _T.c.state == _S.FAILED,
+                        sa.or_(_T.c.retryable.is_(False), _T.c.attempts >= max_attempts),
+                    ),
+                )
+            )
+            .order_by(_T.c.updated_at, _T.c.id)
+        )
+        with self._read() as conn:
+            return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
+
     # -- polling ------------------------------------------------------------------------------
 
     def claim_due(
