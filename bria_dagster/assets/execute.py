@@ -165,7 +165,9 @@ class StepRunner:
                 )
             except AmbiguousSubmitError as exc:
                 self._ledger.mark_ambiguous(entry.id, str(exc))
-                return JobError(job, f"{exc}; see `bria-ledger stuck`", retryable=False)
+                return JobError(
+                    job, f"{exc}; see `bria-ledger attention` (entry {entry.id})", retryable=False
+                )
             except BriaError as exc:
                 retryable = _submit_retryable(exc)
                 code = getattr(exc, "status_code", None)
@@ -196,12 +198,13 @@ class StepRunner:
             message = (
                 f"request {entry.id} is being submitted by run {entry.run_id}, or that run died "
                 "while sending it (Bria may have billed it); not resending. See `bria-ledger "
-                "stuck`, then `bria-ledger mark-ambiguous` and `retry` or `abandon`"
+                f"attention`, then `bria-ledger mark-ambiguous {entry.id}` and `retry` or `abandon`"
             )
         elif state is EntryState.AMBIGUOUS:
             message = (
                 f"request {entry.id}'s submit answer was lost ({entry.error_message}); Bria may "
-                "have billed it. `bria-ledger retry` to send it again, or force a refresh"
+                f"have billed it. `bria-ledger retry {entry.id}` to send it again (see "
+                "`bria-ledger attention`), or force a refresh"
             )
         elif state is EntryState.ABANDONED:
             message = f"request {entry.id} was abandoned by an operator; force a refresh"

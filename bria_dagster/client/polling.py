@@ -38,9 +38,12 @@ def check_request_id(value: object) -> str:
 
 
 def finished_result(status: JobStatus, request_id: str | None = None) -> JobResult | None:
-    """The result of a COMPLETED job, None while IN_PROGRESS; ERROR/UNKNOWN raise
-    :class:`JobFailedError` with Bria's error."""
+    """The result of a COMPLETED job, None while IN_PROGRESS or when the status is not one
+    Bria documents (:attr:`JobStatus.unrecognised`: keep polling, never resubmit on it);
+    ERROR/UNKNOWN raise :class:`JobFailedError` with Bria's error."""
     rid = status.request_id or request_id or ""
+    if status.unrecognised is not None:
+        return None
     if status.status is JobState.COMPLETED:
         return status.result or JobResult(request_id=rid)
     if status.status is JobState.IN_PROGRESS:

@@ -128,6 +128,10 @@ class JobStatus(BaseModel):
     result: JobResult | None = None
     error: ErrorInfo | None = None
     warning: str | None = None
+    unrecognised: str | None = None
+    """Set when no documented state can be read from the body: the ``status`` value sent (e.g.
+    ``'QUEUED'``), or ``'none'`` when no field decides. ``status`` is then UNKNOWN by Bria's
+    derivation rule, but nothing says the job failed: callers keep polling instead."""
 
 
 class Submission(BaseModel):
@@ -159,6 +163,19 @@ def derive_state(body: Any) -> JobState:
     return JobState.UNKNOWN
 
 
+def unrecognised_status(body: Any) -> str | None:
+    """The status a body reports when it is none of the four states (see
+    :attr:`JobStatus.unrecognised`), else None."""
+    if not isinstance(body, dict):
+        return "none"
+    status = body.get("status")
+    if status is not None:
+        known = isinstance(status, str) and status.upper() in JobState.__members__
+        return None if known else str(status)[:64]
+    decided = body.get("error") or body.get("result") is not None or body.get("status_url")
+    return None if decided else "none"
+
+
 def parse_result(body: dict[str, Any], request_id: str | None = None) -> JobResult:
     """Build a :class:`JobResult` from a body holding ``result`` (or flat result fields)."""
     result = body.get("result")
@@ -186,4 +203,5 @@ def parse_status(body: Any, request_id: str | None = None) -> JobStatus:
         result=parse_result(data, rid) if state is JobState.COMPLETED else None,
         error=ErrorInfo.model_validate(error) if isinstance(error, dict) else None,
         warning=data.get("warning"),
+        unrecognised=unrecognised_status(body),
     )

@@ -23,8 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bria_dagster.client.endpoints import family_of
+from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response
-from bria_dagster.emulator.lifecycle import base_url_of, read_json_object
+from bria_dagster.emulator.lifecycle import base_url_of
 from bria_dagster.emulator.registry import ApiError
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class JobsRequest(BaseModel):
         default=None, description="default: a small PNG and a seed"
     )
     error: ErrorSpec | None = None
+
+
+MAX_SIZED_FILE_BYTES = 1 << 40
+"""``?size=`` cap: 1 TiB (sparse, so nothing is written), beyond any result a test needs."""
 
 
 def _describe(exc: PydanticValidationError) -> str:
@@ -92,7 +97,7 @@ def admin_routes(state: EmulatorState) -> list[Route]:
     async def config(request: Request) -> Response:
         if request.method == "POST":
             try:
-                state.configure(**await read_json_object(request))
+                state.configure(**await read_json_object(request, state.config.max_body_bytes))
             except ApiError as exc:
                 return error_response(exc)
             except PydanticValidationError as exc:
@@ -108,8 +113,9 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         ttl = state.config.result_ttl_s
         try:
             if "size" in query:
-                if not query["size"].isdigit():
-                    return _bad_request("size: must be a whole number of bytes")
+                size = query["size"]
+                if not size.isdigit() or int(size) > MAX_SIZED_FILE_BYTES:
+                    return _bad_request("size: must be a whole number of bytes, at most 1 TiB")
                 stored = state.files.put_sized(int(query["size"]), content_type, extension, ttl)
             else:
                 stored = await state.files.put_stream(
@@ -122,7 +128,9 @@ def admin_routes(state: EmulatorState) -> list[Route]:
 
     async def jobs(request: Request) -> Response:
         try:
-            spec = JobsRequest.model_validate(await read_json_object(request))
+            spec = JobsRequest.model_validate(
+                await read_json_object(request, state.config.max_body_bytes)
+            )
         except ApiError as exc:
             return error_response(exc)
         except PydanticValidationError as exc:

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from bria_dagster.emulator.bodies import MAX_BODY_BYTES
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.emulator.latency import Distribution, check_family
 
@@ -95,6 +96,9 @@ class EmulatorConfig(BaseModel):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     fetch_timeout_s: float = Field(default=10.0, gt=0, description="timeout of input URL downloads")
     max_input_bytes: int = Field(default=12 * 1024 * 1024, ge=1, description="input size cap (413)")
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES, ge=1024, description="request body cap (413); see bodies.py"
+    )
     workers: int = Field(default=4, ge=1, le=64, description="threads that execute jobs")
     files_dir: Path | None = Field(
         default=None, description="where result files go; default: a temp dir"

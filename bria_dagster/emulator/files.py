@@ -86,8 +86,12 @@ class FileStore:
         if size < 0:
             raise ValueError("size: must be >= 0")
         stored = self._new(content_type, extension, size, ttl_s)
-        with stored.path.open("wb") as handle:
-            handle.truncate(size)
+        try:
+            with stored.path.open("wb") as handle:
+                handle.truncate(size)
+        except (OSError, OverflowError) as exc:
+            stored.path.unlink(missing_ok=True)
+            raise ValueError(f"size: cannot make a file of {size} bytes here ({exc})") from None
         return self._register(stored)
 
     async def put_stream(

@@ -10,6 +10,10 @@ Error codes, chosen from bria-api.md §1.3 and §2.3:
   blueprint in bria-api.md §8 says); the same for an image Pillow cannot identify or that is not
   JPEG/PNG/WEBP;
 - an image that is identified but cannot be decoded (truncated, corrupt): 422 "invalid image data".
+
+:func:`check_image_inputs` applies the size and type rules at submit time, before a job exists
+(Bria's OpenAPI lists 413 and 415 as answers of the POST itself); a URL is looked at with a HEAD
+request there, and fetched only when the job runs.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 MB = 1024 * 1024
+_UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+"""Content types that say nothing about the bytes: such a URL is judged when it is fetched."""
 
 
 def _too_large(field: str, size: int, cap: int) -> ApiError:
@@ -99,8 +105,56 @@ def load_bytes(state: EmulatorState, value: object, field: str) -> bytes:
     return decode_base64(text, field, state.config.max_input_bytes)
 
 
-def open_image(data: bytes, field: str) -> Image.Image:
-    """Decode image bytes: JPEG, PNG or WEBP only."""
+def _unsupported(field: str, why: str) -> ApiError:
+    return ApiError(415, "Unsupported file type", f"{field}: {why}")
+
+
+def _probe_url(state: EmulatorState, url: str, field: str) -> None:
+    cap = state.config.max_input_bytes
+    try:
+        own = state.files.resolve(state.base_url, url)
+    except FileAccessError:
+        return  # the job answers 460
+    if own is not None:
+        if own.size > cap:
+            raise _too_large(field, own.size, cap)
+        identify_image(own.path.read_bytes(), field)
+        return
+    try:
+        head = state.http.head(url, timeout=state.config.fetch_timeout_s)
+    except httpx.HTTPError:
+        return  # unreachable: the job answers 460
+    if head.status_code >= 400:
+        return
+    declared = head.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(field, int(declared), cap)
+    content_type = head.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type not in _UNTYPED and not content_type.startswith("image/"):
+        raise _unsupported(field, f"{url} is {content_type}, not an image (JPEG, PNG or WEBP)")
+
+
+def check_image_inputs(
+    state: EmulatorState, body: dict[str, object], fields: tuple[str, ...]
+) -> None:
+    """Refuse, before a job exists, image inputs over the size cap (413) or that are not images
+    (415). Blocking (HEAD requests, base64 decoding): call it from a worker thread."""
+    for name in fields:
+        value = body.get(name)
+        values = value if isinstance(value, list) else [value]
+        for index, item in enumerate(values):
+            if not isinstance(item, str) or not item.strip():
+                continue
+            field = f"{name}[{index}]" if isinstance(value, list) else name
+            text = item.strip()
+            if text.startswith(("http://", "https://")):
+                _probe_url(state, text, field)
+            else:
+                identify_image(decode_base64(text, field, state.config.max_input_bytes), field)
+
+
+def identify_image(data: bytes, field: str) -> Image.Image:
+    """Read an image's header (not its pixels): JPEG, PNG or WEBP only, else 415."""
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, ValueError):
@@ -115,6 +169,12 @@ def open_image(data: bytes, field: str) -> Image.Image:
         raise ApiError(
             415, "Unsupported file type", f"{field}: {image.format} is not JPEG, PNG or WEBP"
         )
+    return image
+
+
+def open_image(data: bytes, field: str) -> Image.Image:
+    """Decode image bytes: JPEG, PNG or WEBP only."""
+    image = identify_image(data, field)
     try:
         image.load()
     except (OSError, ValueError, SyntaxError):

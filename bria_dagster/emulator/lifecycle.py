@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bria_dagster.client.endpoints import FAMILIES
+from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response, new_request_id
 from bria_dagster.emulator.guard import TOKEN_KEY
+from bria_dagster.emulator.inputs import check_image_inputs
 from bria_dagster.emulator.registry import WARNING_KEY, ApiError, JobOperation
 
 if TYPE_CHECKING:
@@ -28,18 +30,6 @@ def base_url_of(state: EmulatorState, request: Request) -> str:
     if not state.base_url:
         state.base_url = str(request.base_url).rstrip("/")
     return state.base_url
-
-
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; ApiError 400 otherwise."""
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        raise ApiError(400, "Invalid JSON", f"The request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "Invalid request body", "The request body must be a JSON object")
-    return body
 
 
 def _flags(body: dict[str, Any]) -> tuple[bool, str | None]:
@@ -63,7 +53,7 @@ def submit_endpoint(
     async def submit(request: Request) -> Response:
         request_id = new_request_id()
         try:
-            body = await read_json_object(request)
+            body = await read_json_object(request, state.config.max_body_bytes)
             sync, webhook_url = _flags(body)
             validated = operation.validate(body)
             if sync and operation.sync == "refused":
@@ -71,6 +61,11 @@ def submit_endpoint(
                     400,
                     "Synchronous mode is not supported",
                     f"sync: {operation.path} only supports asynchronous requests (sync=false)",
+                )
+            if operation.image_fields:
+                base_url_of(state, request)  # to recognise this emulator's own file URLs
+                await asyncio.to_thread(
+                    check_image_inputs, state, validated, operation.image_fields
                 )
         except ApiError as exc:
             return error_response(exc, request_id)

@@ -115,6 +115,11 @@ class JobOperation:
     ``{"image_url": ..., "seed": ...}``. May raise ApiError (460 for an unreachable input)."""
     v1_body: Callable[[dict[str, Any]], Any] | None = None
     """For ``sync="always"``: turn the result into the v1 response body."""
+    image_fields: tuple[str, ...] = ()
+    """Body fields holding image inputs (a URL or base64, or a list of them). The core checks
+    them before it makes a job, as Bria does on the POST: over the size cap → 413, not an image →
+    415, with no job and nothing billed. An input that cannot be fetched is left to ``execute``
+    (460)."""
 
 
 class RouteProvider(Protocol):

@@ -5,7 +5,13 @@ machines), through SQLAlchemy 2. Imports nothing from Dagster or the HTTP client
 values. Start with :meth:`Ledger.from_url`; the protocol is described in :mod:`.ledger`.
 """
 
-from bria_dagster.ledger.entry import EntryState, LedgerEntry, PendingRow
+from bria_dagster.ledger.entry import (
+    NO_RESULT_CODE,
+    UNRECOGNISED_STATUS_CODE,
+    EntryState,
+    LedgerEntry,
+    PendingRow,
+)
 from bria_dagster.ledger.errors import (
     DuplicateRequestIdError,
     EntryNotFoundError,
@@ -21,6 +27,8 @@ from bria_dagster.ledger.hashing import (
 from bria_dagster.ledger.ledger import EntryRef, Ledger
 
 __all__ = [
+    "NO_RESULT_CODE",
+    "UNRECOGNISED_STATUS_CODE",
     "DuplicateRequestIdError",
     "EntryNotFoundError",
     "EntryRef",

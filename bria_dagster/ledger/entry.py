@@ -26,6 +26,13 @@ class EntryState(enum.StrEnum):
     ABANDONED = "abandoned"
 
 
+UNRECOGNISED_STATUS_CODE = "unrecognised_status"
+"""``error_code`` note on a pending entry after a report whose status Bria does not document."""
+NO_RESULT_CODE = "completed_without_result"
+"""``error_code`` note (and marker) on a pending entry sent back to polling once because Bria
+reported it COMPLETED without a result file URL; a second such report fails it."""
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
     """A snapshot of one ``bria_requests`` row. Times are UTC epoch seconds (``time.time()``).

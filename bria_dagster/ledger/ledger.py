@@ -377,6 +377,33 @@ class Ledger:
         with self._read() as conn:
             return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
 
+    def needing_attention(
+        self, submitting_older_than: float, max_attempts: int, now: float | None = None
+    ) -> builtins.list[LedgerEntry]:
+        """Entries only an operator can settle, oldest change first: every ``ambiguous`` one,
+        those in ``submitting`` for longer than ``submitting_older_than`` (see
+        :meth:`stuck_submitting`), and ``failed`` ones nothing will resubmit by itself: not
+        retryable, or retryable but tried ``max_attempts`` times already."""
+        age = check.timestamp("submitting_older_than", submitting_older_than)
+        max_attempts = check.count("max_attempts", max_attempts, minimum=1)
+        current = self._clock() if now is None else check.timestamp("now", now)
+        stmt = (
+            sa.select(_T)
+            .where(
+                sa.or_(
+                    _T.c.state == _S.AMBIGUOUS,
+                    sa.and_(_T.c.state == _S.SUBMITTING, _T.c.updated_at <= current - age),
+                    sa.and_(
+                        _T.c.state == _S.FAILED,
+                        sa.or_(_T.c.retryable.is_(False), _T.c.attempts >= max_attempts),
+                    ),
+                )
+            )
+            .order_by(_T.c.updated_at, _T.c.id)
+        )
+        with self._read() as conn:
+            return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
+
     # -- polling ------------------------------------------------------------------------------
 
     def claim_due(
@@ -444,6 +471,26 @@ class Ledger:
                 conn,
                 entry_id,
                 {"next_poll_at": next_poll_at, "poll_count": poll_count, **rows.released()},
+            )
+
+    def flag_for_poll(self, ref: EntryRef, code: str, note: str, poll_at: float) -> LedgerEntry:
+        """Record an odd report on a ``pending`` entry and make it due for a status poll.
+
+        The state does not change: ``code`` and ``note`` go into ``error_code`` and
+        ``error_message`` (shown by ``bria-ledger list``; the next completion clears them) and
+        ``next_poll_at`` moves to ``poll_at`` if that is sooner, so the poll's answer decides.
+        ``ref`` is the entry id or its request_id.
+        """
+        code = check.text("code", code, max_length=64)
+        note = check.text("note", note, max_length=4096)
+        poll_at = check.timestamp("poll_at", poll_at)
+        with self._write() as conn:
+            entry = self._locked(conn, self._resolve(conn, ref))
+            if entry.state is not _S.PENDING:
+                raise LedgerStateError(entry.id, entry.state, "flag it for a poll")
+            due = poll_at if entry.next_poll_at is None else min(entry.next_poll_at, poll_at)
+            return self._update(
+                conn, entry.id, {"error_code": code, "error_message": note, "next_poll_at": due}
             )
 
     def mark_completed(

@@ -1,7 +1,8 @@
 """``bria-ledger``: look at the request ledger and act on stuck or failed requests.
 
-``bria-ledger [--url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``stuck``, ``retry``,
-``abandon``, ``mark-ambiguous``. The URL defaults to the one the Dagster layer uses
+``bria-ledger [--url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``attention``,
+``stuck``, ``retry``, ``abandon``, ``mark-ambiguous``. ``attention`` lists every request an
+operator must decide on, with the command to run. The URL defaults to the one the Dagster layer uses
 (:func:`~bria_dagster.ledger.location.default_ledger_url`).
 """
 
@@ -82,6 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="in submitting for longer than this (default 300)",
     )
     stuck.set_defaults(run=commands.stuck)
+
+    attention = sub.add_parser(
+        "attention",
+        help="every request waiting for an operator: ambiguous, stuck in submitting, failed for "
+        "good; with the command to run for each",
+    )
+    attention.add_argument(
+        "--older-than",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="count a row in submitting as stuck after this long (default 300)",
+    )
+    attention.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="a retryable failure tried N times is not resubmitted any more (the result "
+        "sensor's TickLimits.max_job_attempts; default 3)",
+    )
+    attention.set_defaults(run=commands.attention)
 
     retry = sub.add_parser("retry", help="let failed/ambiguous requests be submitted again")
     retry.add_argument("ids", nargs="+", type=_positive_int, metavar="ID")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -27,9 +28,40 @@ What to do: compare with the usage in Bria's console around the times shown, the
                                       POST did arrive, that job is paid twice), or
   bria-ledger abandon ID...          (give up; a new request needs a new forced_generation)."""
 
+ATTENTION_GUIDE = (
+    (
+        "ambiguous",
+        "the POST went out and its answer was lost: Bria may have accepted and billed the job",
+        "bria-ledger retry ID (send again: paid twice if the first POST arrived) "
+        "or bria-ledger abandon ID",
+    ),
+    (
+        "stuck in submitting",
+        "the process sending it stopped between the ledger write and the POST's answer",
+        "bria-ledger mark-ambiguous ID, then retry or abandon it as above",
+    ),
+    (
+        "failed, not retryable",
+        "Bria refused it or ended it for good (moderation, bad input, no result)",
+        "bria-ledger retry ID (a new paid attempt, after fixing the request) "
+        "or bria-ledger abandon ID",
+    ),
+    (
+        "failed after the last try",
+        "it failed on each of its tries; the result sensor resubmits no more",
+        "materialize its asset partition again (a new paid attempt) or bria-ledger abandon ID",
+    ),
+)
+"""(case, what happened, what to do) for each kind of row ``bria-ledger attention`` lists; the
+README's "What can go wrong and what you do" section shows :func:`attention_guide`."""
+
 DEFAULT_AMBIGUOUS_REASON = (
     "marked ambiguous by an operator: left in submitting, the POST's fate is unknown"
 )
+
+
+_COMMAND = re.compile(r"bria-ledger [a-z-]+ ID")
+"""A command line in the guide (``ID`` stands for the row's id)."""
 
 
 def _err(message: str) -> None:
@@ -74,6 +106,48 @@ def stuck(ledger: Ledger, args: argparse.Namespace) -> int:
     return 0
 
 
+def attention_guide() -> str:
+    """The operator's guide to ``bria-ledger attention``, as Markdown bullets."""
+    lines = []
+    for case, what, todo in ATTENTION_GUIDE:
+        quoted = _COMMAND.sub(lambda found: f"`{found.group(0)}`", todo)
+        lines.append(f"- **{case}**: {what}. Next: {quoted}.")
+    return "\n".join(lines)
+
+
+def _case(entry: LedgerEntry) -> int:
+    if entry.state is EntryState.AMBIGUOUS:
+        return 0
+    if entry.state is EntryState.SUBMITTING:
+        return 1
+    return 2 if not entry.retryable else 3
+
+
+def _next_command(entry: LedgerEntry, case: int) -> str:
+    todo = ATTENTION_GUIDE[case][2].replace("ID", str(entry.id))
+    return todo.replace("its asset partition", _where(entry))
+
+
+def attention(ledger: Ledger, args: argparse.Namespace) -> int:
+    """``attention``: every row waiting for an operator's decision, with the command to run."""
+    entries = ledger.needing_attention(args.older_than, args.max_attempts)
+    if not entries:
+        print("nothing needs an operator: no ambiguous, stuck or finally failed request")
+        return 0
+    now = time.time()
+    print(f"{len(entries)} request(s) need a decision:")
+    for number, (case, what, _todo) in enumerate(ATTENTION_GUIDE):
+        found = [e for e in entries if _case(e) == number]
+        if not found:
+            continue
+        print(f"\n{case} ({len(found)}): {what}")
+        headers = [*ENTRY_HEADERS[:7], "in state", "error"]
+        print(format_table(headers, [entry_row(e, now, since_update=True) for e in found]))
+        for entry in found:
+            print(f"  {entry.id}: {_next_command(entry, number)}")
+    return 0
+
+
 def _each(ids: list[int], action: str, apply: Callable[[int], str]) -> int:
     failures = 0
     for entry_id in dict.fromkeys(ids):
@@ -91,7 +165,10 @@ def _hint(exc: Exception) -> str:
         and exc.action == "retry it"
         and exc.state == EntryState.SUBMITTING
     ):
-        return " (see `bria-ledger stuck`; mark it ambiguous first)"
+        return (
+            " (see `bria-ledger attention`; mark it ambiguous first: "
+            f"`bria-ledger mark-ambiguous {exc.entry_id}`)"
+        )
     return ""
 
 

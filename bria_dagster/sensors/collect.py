@@ -17,7 +17,7 @@ from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobState, JobStatus
 from bria_dagster.client.errors import BriaError, JobFailedError, RateLimitError
 from bria_dagster.client.polling import PollSchedule, finished_result
-from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.ledger import NO_RESULT_CODE, EntryState, Ledger, LedgerEntry
 from bria_dagster.storage import ObjectStore, StorageError
 
 AGE_POLL_FRACTION = 0.2
@@ -141,11 +141,32 @@ class ResultCollector:
             report.failures.append(ended)
             return
         if result is None or status.status is JobState.IN_PROGRESS:
+            # Also a status Bria does not document: polled again, never failed or resubmitted.
             counts["still_running"] += 1
             self._reschedule(entry, 1)
             return
+        if not result.url:
+            self._completed_without_url(entry, report)
+            return
         counts["completed"] += 1
         self._ledger.mark_completed(entry.id, result.model_dump(mode="json"), result.url)
+
+    def _completed_without_url(self, entry: LedgerEntry, report: TickReport) -> None:
+        # Nothing to store: polled once more (the webhook receiver may have asked already),
+        # then failed for an operator, never resubmitted (Bria may have billed the job).
+        if entry.error_code != NO_RESULT_CODE:
+            note = "a status poll answered COMPLETED without a result file URL; polled once more"
+            self._ledger.flag_for_poll(entry.id, NO_RESULT_CODE, note, time.time())
+            report.counts["still_running"] += 1
+            self._reschedule(entry, 1)
+            return
+        report.counts["failed"] += 1
+        message = (
+            "Bria reported the job COMPLETED without a result file URL, twice; not resubmitted "
+            "(it may be billed): see `bria-ledger attention`"
+        )
+        ended = self._ledger.mark_failed(entry.id, NO_RESULT_CODE, message, retryable=False)
+        report.failures.append(ended)
 
     def _reschedule(self, entry: LedgerEntry, polled: int) -> None:
         schedule = PollSchedule.for_endpoint(entry.endpoint, self._client.settings)

@@ -16,6 +16,9 @@ Answers, and why (Bria retries a delivery, about 5 times over 45 minutes, until 
 - 401 for a missing, wrong or stale signature: nothing is read or written.
 - 400 for a signed body that is not a status object, 413 for an oversized body.
 - 503 when the ledger cannot be reached: Bria retries later.
+- 408 for a body that has not fully arrived ``body_timeout_s`` after the request began, and 503
+  at once when ``max_arriving_bodies`` bodies are already arriving (see
+  :mod:`~bria_dagster.webhooks.deadline`): a client trickling bytes cannot hold connections.
 
 The token lives only in this app's closure: it is never logged, returned or stored elsewhere.
 """
@@ -31,6 +34,7 @@ from typing import Any
 import anyio.to_thread
 import sqlalchemy as sa
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -43,6 +47,11 @@ from bria_dagster.client.webhooks import (
     verify_webhook,
 )
 from bria_dagster.ledger import Ledger
+from bria_dagster.webhooks.deadline import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_MAX_ARRIVING_BODIES,
+    BodyDeadline,
+)
 from bria_dagster.webhooks.delivery import Action, DeliveryOutcome, apply_delivery
 
 logger = logging.getLogger(__name__)
@@ -126,6 +135,8 @@ def create_webhook_app(
     unknown_grace_seconds: float = DEFAULT_UNKNOWN_GRACE_SECONDS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ledger_concurrency: int = 1,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    max_arriving_bodies: int = DEFAULT_MAX_ARRIVING_BODIES,
 ) -> WebhookApp:
     """Build the receiver for ``ledger``; deliveries must be signed for ``api_token``.
 
@@ -133,7 +144,8 @@ def create_webhook_app(
     turns the check off). See the module docstring for the answers and why. Serve it with any
     ASGI server, or with :class:`~bria_dagster.webhooks.server.WebhookServer` / the
     ``bria-webhooks`` command. ``ledger_concurrency`` bounds the ledger calls in flight (worker
-    threads); raise it for a PostgreSQL ledger across a network. Invalid arguments raise
+    threads); raise it for a PostgreSQL ledger across a network. ``body_timeout_s`` and
+    ``max_arriving_bodies`` bound slow request bodies (408, 503). Invalid arguments raise
     ``BriaInputError`` naming the argument.
     """
     _check_args(ledger, api_token, tolerance_seconds, path, unknown_grace_seconds, max_body_bytes)
@@ -143,6 +155,18 @@ def create_webhook_app(
         or not 1 <= ledger_concurrency <= 64
     ):
         raise BriaInputError("ledger_concurrency", "must be an integer from 1 to 64")
+    if (
+        isinstance(body_timeout_s, bool)
+        or not isinstance(body_timeout_s, int | float)
+        or not 0 < body_timeout_s <= 9
+    ):
+        raise BriaInputError("body_timeout_s", "must be above 0 and at most 9 seconds")
+    if (
+        isinstance(max_arriving_bodies, bool)
+        or not isinstance(max_arriving_bodies, int)
+        or max_arriving_bodies < 1
+    ):
+        raise BriaInputError("max_arriving_bodies", "must be an integer of at least 1")
 
     # One ledger call at a time by default: SQLite serialises writers anyway, and queueing here
     # (FIFO) keeps the slowest answer far below Bria's 10 s timeout, where threads competing
@@ -175,7 +199,7 @@ def create_webhook_app(
             return _error(401, f"signature check failed: {exc}")
         try:
             body = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return _error(400, "body is not JSON")
         if not isinstance(body, dict):
             return _error(400, "body is not a JSON object")
@@ -205,7 +229,10 @@ def create_webhook_app(
         routes=[
             Route(path, receive, methods=["POST"]),
             Route(HEALTH_PATH, health, methods=["GET"]),
-        ]
+        ],
+        middleware=[
+            Middleware(BodyDeadline, timeout_s=body_timeout_s, max_arriving=max_arriving_bodies)
+        ],
     )
     app.webhook_path = path
     return app

@@ -24,6 +24,7 @@ from bria_dagster.webhooks.app import (
     WEBHOOK_PATH,
     create_webhook_app,
 )
+from bria_dagster.webhooks.deadline import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_ARRIVING_BODIES
 from bria_dagster.webhooks.server import receiver_server
 
 TOKEN_ENV = "BRIA_API_TOKEN"
@@ -35,6 +36,8 @@ _FLAGS = {
     "tolerance_seconds": "--tolerance",
     "unknown_grace_seconds": "--unknown-grace",
     "ledger_concurrency": "--ledger-concurrency",
+    "body_timeout_s": "--body-timeout",
+    "max_arriving_bodies": "--max-arriving-bodies",
 }
 
 
@@ -90,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="ledger calls in flight (default 1; raise it for PostgreSQL across a network)",
     )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT_S,
+        help=f"seconds a request body may take to arrive, else 408 (default "
+        f"{DEFAULT_BODY_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--max-arriving-bodies",
+        type=int,
+        default=DEFAULT_MAX_ARRIVING_BODIES,
+        help="request bodies arriving at once; beyond, 503 at once (default "
+        f"{DEFAULT_MAX_ARRIVING_BODIES})",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -124,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             path=args.path,
             unknown_grace_seconds=args.unknown_grace,
             ledger_concurrency=args.ledger_concurrency,
+            body_timeout_s=args.body_timeout,
+            max_arriving_bodies=args.max_arriving_bodies,
         )
     except BriaInputError as exc:
         ledger.dispose()

@@ -2,8 +2,8 @@
 
 Both leave the ledger row in ``submitting``: the one window the ledger cannot close (did Bria
 get the POST?). A restarted step must not resend it, must fail saying so, and the operator must
-see it in ``bria-ledger stuck``, then settle it with ``mark-ambiguous`` and ``retry`` or
-``abandon``.
+see it in ``bria-ledger attention`` (the command the failure names), then settle it with
+``mark-ambiguous`` and ``retry`` or ``abandon``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _assert_step_refused(child_failed: dict[str, object], entry_id: int) -> None
     (message,) = child_failed["errors"]
     assert isinstance(message, str)
     assert FIRST in message and f"request {entry_id} " in message
-    assert "not resending" in message and "bria-ledger stuck" in message
+    assert "not resending" in message and "bria-ledger attention" in message
+    assert f"bria-ledger mark-ambiguous {entry_id}" in message
 
 
 def _assert_operator_sees_stuck(
@@ -66,6 +67,10 @@ def _assert_operator_sees_stuck(
     assert FIRST in out and "Bria may have accepted and billed the job" in out
     row = next(line for line in out.splitlines() if FIRST in line)
     assert row.split()[0] == str(entry.id)
+    # The command the step's failure names lists the row, with the command to run next.
+    code, out = _cli(site, capsys, "attention", "--older-than", "0")
+    assert code == 0 and "stuck in submitting (1)" in out
+    assert f"  {entry.id}: bria-ledger mark-ambiguous {entry.id}," in out
 
 
 def _assert_results(site: CrashSite, partitions: list[str]) -> None:

@@ -154,6 +154,7 @@ def test_malformed_signed_bodies_are_refused(
 
     assert post(b"not json").status_code == 400
     assert post(b"[1, 2]").status_code == 400
+    assert post(b"[" * 10_000 + b"]" * 10_000).status_code == 400  # too deep to parse: not a 500
     mismatch = post(json.dumps({"request_id": "someone-else", "status": "COMPLETED"}).encode())
     assert mismatch.status_code == 400
     assert "Bria-Webhook-Id" in mismatch.json()["error"]

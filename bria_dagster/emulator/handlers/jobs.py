@@ -563,6 +563,14 @@ def _validator(spec: OperationSpec) -> Callable[[Body], Body]:
     return validate
 
 
+def _image_fields(spec: OperationSpec) -> tuple[str, ...]:
+    """The request model's image inputs, and a v1 ``image_url`` (typed as a plain URL)."""
+    model = spec.request_model
+    assert model is not None
+    fields = model.image_fields()
+    return (*fields, "image_url") if "image_url" in model.model_fields else fields
+
+
 def _v1_body(spec: OperationSpec) -> Callable[[Body], Any] | None:
     if spec.path in (
         "/v1/product/lifestyle_shot_by_text",
@@ -604,6 +612,7 @@ def job_operations() -> list[JobOperation]:
                 validate=_validator(spec),
                 execute=work,
                 v1_body=_v1_body(spec),
+                image_fields=_image_fields(spec),
             )
         )
     return operations

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from bria_dagster.client.catalog import OPERATIONS
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response
 from bria_dagster.emulator.registry import ApiError
 
@@ -130,10 +131,7 @@ def _route(state: Any, method: str, path: str, handler: Handler) -> Route:
         try:
             body: Json = {}
             if method in ("POST", "PUT"):
-                raw = await request.body()
-                body = json.loads(raw) if raw.strip() else {}
-                if not isinstance(body, dict):
-                    raise ApiError(400, "Invalid request body", "must be a JSON object")
+                body = await read_json_object(request, state.config.max_body_bytes, empty=True)
                 _validated(method, path, body)
             result = handler(tailored_of(state), state, request, body)
             return await result if isinstance(result, Awaitable) else result
