@@ -14,13 +14,15 @@ CRASH_ENV = "BRIA_DAGSTER_CRASH_AT"
 CRASH_EXIT_CODE = 86
 
 POINTS = (
+    "submit.reserved",
     "submit.before_post",
     "submit.after_post",
     "store.downloaded",
     "store.after_put",
     "sensor.before_report",
 )
-"""Where a process can be made to die: after the ledger row and before the POST; after the POST
+"""Where a process can be made to die: with the ledger row reserved (waiting for its rate-limit
+slot); after the row says ``submitting`` and before the POST; after the POST
 and before its request_id is written; after a result is downloaded and before it is stored;
 after it is stored and before the ledger says so; after a tick stored and before it reported."""
 

@@ -36,6 +36,7 @@ from bria_dagster.client.errors import (
     DownloadError,
     JobFailedError,
     RateLimitError,
+    ServerError,
     ValidationError,
     WaitTimeoutError,
 )
@@ -136,7 +137,7 @@ class StepRunner:
             generation = latest.forced_generation
             if self._force and latest.run_id != self._run_id:
                 generation += 1
-        return self._ledger.begin_submit(
+        return self._ledger.reserve(
             self._asset_key,
             job.partition_key,
             job.endpoint,
@@ -149,11 +150,16 @@ class StepRunner:
     async def _submit_one(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
         if not entry.submit_now:
             return self._resumable(job, entry)
+        # The row is reserved (pending, nothing sent) while the job waits for its turn and its
+        # rate-limit slot; the guard makes it ``submitting`` only as the request leaves.
+        guard = _LedgerGuard(self._ledger, job, entry, self._asset_key, self._run_id)
         async with self._gate:
-            crash_point("submit.before_post")
+            crash_point("submit.reserved")
             try:
                 if job.spec.sync == "always":
-                    body = await self._client.request("POST", job.endpoint, json=job.call_payload)
+                    body = await self._client.request(
+                        "POST", job.endpoint, json=job.call_payload, guard=guard
+                    )
                     result = parse_v1_result(body)
                     request_id = result.request_id or f"sync-{entry.id}-{uuid.uuid4().hex[:12]}"
                     self._ledger.mark_submitted(entry.id, request_id, None, time.time())
@@ -161,18 +167,23 @@ class StepRunner:
                         entry.id, result.model_dump(mode="json"), result.url
                     )
                 submission = await self._client.submit(
-                    job.endpoint, job.payload, webhook_url=self._webhook_url
+                    job.endpoint, job.payload, webhook_url=self._webhook_url, guard=guard
                 )
+            except _TakenOver as taken:
+                return self._resumable(job, taken.entry)
             except AmbiguousSubmitError as exc:
                 self._ledger.mark_ambiguous(entry.id, str(exc))
                 return JobError(
                     job, f"{exc}; see `bria-ledger attention` (entry {entry.id})", retryable=False
                 )
             except BriaError as exc:
-                retryable = _submit_retryable(exc)
+                if isinstance(exc, BriaConnectionError) and not exc.request_sent:
+                    # Nothing left (no rate-limit slot, no connection): the row stays
+                    # reserved and the next attempt sends it.
+                    return JobError(job, str(exc), retryable=True)
                 code = getattr(exc, "status_code", None)
-                self._ledger.mark_failed(entry.id, code, str(exc), retryable=retryable)
-                return JobError(job, str(exc), retryable=retryable)
+                self._ledger.mark_failed(entry.id, code, str(exc), retryable=_submit_retryable(exc))
+                return JobError(job, _submit_message(exc), retryable=_step_retryable(exc))
         crash_point("submit.after_post")
         if self._webhook_url:
             # The webhook reports the end; a poll is only the fallback for a lost delivery.
@@ -420,6 +431,68 @@ def _clip(text: str | None, limit: int = 4000) -> str | None:
 
 def _job_error_text(error: JobFailedError) -> str:
     return error.message or error.details or str(error)
+
+
+class _TakenOver(Exception):
+    """The reserved row was sent (or settled) by someone else while this job waited."""
+
+    def __init__(self, entry: LedgerEntry) -> None:
+        self.entry = entry
+        super().__init__(f"request {entry.id} is {entry.state}")
+
+
+class _LedgerGuard:
+    """Keeps a job's ledger row reserved until its request leaves (see ``SendGuard``)."""
+
+    def __init__(
+        self, ledger: Ledger, job: PlannedJob, entry: LedgerEntry, asset_key: str, run_id: str
+    ) -> None:
+        self._ledger = ledger
+        self._job = job
+        self._entry = entry
+        self._asset_key = asset_key
+        self._run_id = run_id
+        self._sending = False
+
+    def sending(self) -> None:
+        job, entry = self._job, self._entry
+        claimed = self._ledger.begin_submit(
+            self._asset_key,
+            job.partition_key,
+            job.endpoint,
+            job.payload_hash,
+            job.summary,
+            self._run_id,
+            entry.forced_generation,
+        )
+        if not claimed.submit_now:
+            raise _TakenOver(claimed)
+        self._sending = True
+        crash_point("submit.before_post")
+
+    def unsent(self, error: BaseException) -> None:
+        if self._sending:
+            self._ledger.release_unsent(self._entry.id)
+            self._sending = False
+
+
+def _submit_message(error: BriaError) -> str:
+    """A refused submit's message, with the setting to check when the URL is not Bria's."""
+    code = getattr(error, "status_code", None)
+    if isinstance(error, AuthenticationError):
+        return f"{error}. Check api_token (BriaResource.api_token or BRIA_API_TOKEN)"
+    if code in (404, 405):
+        return (
+            f"{error}. The engine answered {code} to a Bria operation: check base_url "
+            "(BriaResource.base_url or BRIA_BASE_URL); is it Bria's engine or the emulator?"
+        )
+    return str(error)
+
+
+def _step_retryable(error: BriaError) -> bool:
+    """Whether the step's retry policy may try a refused submit again soon: only what is
+    transient (429, 5xx). A configuration or input error fails at once."""
+    return isinstance(error, RateLimitError | ServerError)
 
 
 def _submit_retryable(error: BriaError) -> bool:

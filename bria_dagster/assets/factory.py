@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import dagster as dg
+import pydantic
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
-from bria_dagster.assets.plan import PlannedJob, RequestBuilder, plan_step
+from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, plan_step
+from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
 from bria_dagster.assets.upstream import upstream_images
 from bria_dagster.client import BriaClient
-from bria_dagster.client.catalog import BriaRequest
+from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
@@ -151,14 +153,32 @@ def plan_jobs(
             },
         )
         try:
-            jobs.extend(plan_step(builder(step), step))
+            jobs.extend(plan_step(build_requests(builder, step), step))
         except (BriaInputError, StorageInputError) as exc:
             raise dg.Failure(
                 description=f"{key.to_user_string()} [{partition_key}]: bad request: {exc}",
-                metadata={"field": getattr(exc, "field", "request")},
+                metadata={"field": exc.field, "partition": str(partition_key)},
                 allow_retries=False,
-            ) from None
+            ) from exc
     return jobs
+
+
+def build_requests(builder: RequestBuilder, step: StepInput) -> RequestSet:
+    """Call the request builder; a request model it failed to build (a pydantic error: a value
+    out of range, an unknown field, an empty upstream image) becomes a :class:`BriaInputError`
+    naming the field, as input errors are never worth a retry."""
+    try:
+        return builder(step)
+    except pydantic.ValidationError as exc:
+        raise to_input_error(exc, request_model_named(exc.title)) from None
+
+
+def request_model_named(name: str) -> type[BriaRequest] | None:
+    """The catalog's request model of that class name (for "did you mean" hints), or None."""
+    for spec in CATALOG.values():
+        if spec.request_model is not None and spec.request_model.__name__ == name:
+            return spec.request_model
+    return None
 
 
 def is_forced(context: dg.AssetExecutionContext, config: BriaStepConfig) -> bool:
@@ -179,13 +199,15 @@ class StepResources:
     def of(
         cls, context: dg.AssetExecutionContext, bria_key: str, storage_key: str, ledger_key: str
     ) -> "StepResources":
-        """Read the three resources from the step's context."""
+        """Read the three resources from the step's context and check them once (see
+        :mod:`~bria_dagster.assets.preflight`): a wrong setting fails the step before any
+        request, without retry."""
         bria = resource_of(context, bria_key, BriaResource)
         return cls(
             bria=bria,
-            client=bria.get_client(),
-            store=resource_of(context, storage_key, BriaStorageResource).get_store(),
-            ledger=resource_of(context, ledger_key, BriaLedgerResource).get_ledger(),
+            client=checked_client(bria),
+            ledger=checked_ledger(resource_of(context, ledger_key, BriaLedgerResource)),
+            store=checked_store(resource_of(context, storage_key, BriaStorageResource)),
         )
 
     async def run(

@@ -11,6 +11,7 @@ from bria_dagster.assets.step import StepInput
 from bria_dagster.client.catalog import BriaRequest, OperationSpec, spec_for
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.ledger import canonical_payload_hash, request_summary
+from bria_dagster.storage import object_key
 
 RequestSet = BriaRequest | Sequence[BriaRequest] | Mapping[str, BriaRequest] | None
 """What a request builder returns for one partition: one request, a list, or named variants
@@ -27,6 +28,10 @@ ALPHA_ENDPOINTS = frozenset(
     }
 )
 """Operations whose image must carry a real alpha channel (a cut-out)."""
+
+KEY_CHECK_EXTENSION = "webm"
+"""The longest extension a result gets (see ``images.extension_for``): the key checked before
+the POST is never shorter than the one stored."""
 
 SUMMARY_VARIANT = "_variant"
 SUMMARY_EXPECTED = "_expected"
@@ -109,6 +114,9 @@ def _plan(request: object, step: StepInput, variant: str | None, field: str) -> 
     except BriaInputError as exc:
         raise BriaInputError(f"{where}.{exc.field}", str(exc).split(": ", 1)[-1]) from None
     payload_hash = canonical_payload_hash(spec.path, payload)
+    # The result's object key must be possible before anything is paid for (a partition key
+    # that encodes to more than a file name's 255 bytes is refused here, not after the POST).
+    object_key(step.asset_key.split("/"), step.partition_key, payload_hash, KEY_CHECK_EXTENSION)
     expected = expected_output(spec.path, payload, step)
     summary = {**request_summary(payload), SUMMARY_VARIANT: variant, SUMMARY_EXPECTED: expected}
     return PlannedJob(

@@ -13,7 +13,7 @@ from tenacity import AsyncRetrying
 
 from bria_dagster.client.catalog.binding import Async
 from bria_dagster.client.catalog.mixin import CatalogMixin
-from bria_dagster.client.core import Call, ClientCore
+from bria_dagster.client.core import Call, ClientCore, SendGuard, not_sent
 from bria_dagster.client.download import (
     CHUNK_BYTES,
     DownloadJob,
@@ -109,10 +109,14 @@ class AsyncBriaClient(CatalogMixin[Async]):
 
     # --- transport ---------------------------------------------------------------------------
 
-    async def _exchange(self, call: Call, attempt: int, *, acquire: bool = True) -> httpx.Response:
+    async def _exchange(
+        self, call: Call, attempt: int, *, acquire: bool = True, guard: SendGuard | None = None
+    ) -> httpx.Response:
         if acquire:
             self._core.limiter_waited(await self._core.limiter.acquire_async(call.budget))
         request = self._http.build_request(**self._core.request_options(call))
+        if guard is not None:
+            guard.sending()
         sent_at = self._core.sent(call)
         try:
             response = await self._http.send(request)
@@ -121,10 +125,21 @@ class AsyncBriaClient(CatalogMixin[Async]):
         self._core.check(call, response, sent_at, attempt)
         return response
 
-    async def _send(self, call: Call, read: Callable[[Call, httpx.Response], T]) -> T:
+    async def _send(
+        self,
+        call: Call,
+        read: Callable[[Call, httpx.Response], T],
+        guard: SendGuard | None = None,
+    ) -> T:
         async for attempt in AsyncRetrying(**self._core.retry_options(call)):
             with attempt:
-                response = await self._exchange(call, attempt.retry_state.attempt_number)
+                number = attempt.retry_state.attempt_number
+                try:
+                    response = await self._exchange(call, number, guard=guard)
+                except BriaError as exc:
+                    if guard is not None and not_sent(exc):
+                        guard.unsent(exc)
+                    raise
                 result = read(call, response)
         return result
 
@@ -138,11 +153,20 @@ class AsyncBriaClient(CatalogMixin[Async]):
     # --- API ---------------------------------------------------------------------------------
 
     async def submit(
-        self, endpoint: str, payload: Mapping[str, Any], *, webhook_url: str | None = None
+        self,
+        endpoint: str,
+        payload: Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        guard: SendGuard | None = None,
     ) -> Submission:
-        """Start an asynchronous job (``sync: false``); see :meth:`BriaClient.submit`."""
+        """Start an asynchronous job (``sync: false``); see :meth:`BriaClient.submit`.
+
+        ``guard`` is told right before each attempt leaves (after its rate-limit slot) and
+        after each attempt that provably did not reach Bria (see :class:`SendGuard`).
+        """
         call = self._core.submit_call(endpoint, payload, webhook_url)
-        return await self._send(call, self._core.submission)
+        return await self._send(call, self._core.submission, guard)
 
     async def status(self, request_id: str) -> JobStatus:
         """One Status Service answer; 404 raises NotFoundError."""
@@ -232,10 +256,11 @@ class AsyncBriaClient(CatalogMixin[Async]):
         params: Mapping[str, Any] | None = None,
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
+        guard: SendGuard | None = None,
     ) -> Any:
-        """A raw engine call; see :meth:`BriaClient.request`."""
+        """A raw engine call; see :meth:`BriaClient.request` (``guard``: see :meth:`submit`)."""
         call = self._core.raw_call(method, path, json=json, params=params, files=files, data=data)
-        return await self._send(call, lambda _call, response: self._core.raw_body(response))
+        return await self._send(call, lambda _call, response: self._core.raw_body(response), guard)
 
     async def download(
         self, url: str, sink: Any, *, max_bytes: int | None = None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -73,6 +73,24 @@ class Call:
     def is_status_poll(self) -> bool:
         """True for a Status Service call."""
         return self.budget == STATUS_BUDGET
+
+
+class SendGuard(Protocol):
+    """Told when a POST is about to leave and when an attempt provably did not (a caller's
+    ledger keeps "about to be sent" apart from "waiting for a rate-limit slot")."""
+
+    def sending(self) -> None:
+        """The rate-limit slot is taken and the request leaves next; raise to keep it back."""
+
+    def unsent(self, error: BaseException) -> None:
+        """The attempt did not reach Bria (429, connection never opened, no slot)."""
+
+
+def not_sent(error: BaseException) -> bool:
+    """True when a failed call provably did not reach Bria (or was refused unprocessed: 429)."""
+    if isinstance(error, RateLimitError):
+        return True
+    return isinstance(error, BriaConnectionError) and not error.request_sent
 
 
 def budget_of(path: str) -> str:

@@ -14,7 +14,8 @@ BriaError
 │   ├── RateLimitError        429 (``retry_after`` in seconds when given)
 │   └── ServerError           5xx
 ├── BriaConnectionError       no answer; ``request_sent`` tells whether a POST may have run
-│   └── AmbiguousSubmitError  a POST's body went out and no answer came: it may be billed
+│   ├── AmbiguousSubmitError  a POST's body went out and no answer came: it may be billed
+│   └── RateLimitStoreError   the shared rate-limit store (Redis, PostgreSQL, SQLite) failed
 ├── JobFailedError            the job ended ERROR or UNKNOWN (``request_id``, Bria's error)
 ├── WaitTimeoutError          gave up waiting; the job may still finish (``request_id``)
 ├── DownloadError             a result download failed (expired URL, size cap, bad status)
@@ -123,6 +124,16 @@ class AmbiguousSubmitError(BriaConnectionError):
 
     def __init__(self, message: str, *, endpoint: str | None = None) -> None:
         super().__init__(message, endpoint=endpoint, request_sent=True)
+
+
+class RateLimitStoreError(BriaConnectionError):
+    """The rate-limit store (``rate_limit_backend``) could not be used: nothing was sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"rate-limit store unavailable ({message}); nothing was sent. Check rate_limit_backend",
+            request_sent=False,
+        )
 
 
 class JobFailedError(BriaError):

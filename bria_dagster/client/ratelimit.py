@@ -21,11 +21,13 @@ import hashlib
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
 from pyrate_limiter import AbstractBucket, Decision, Rate, RateItem
 
+from bria_dagster.client.errors import RateLimitStoreError
 from bria_dagster.client.ratelimit_stores import BucketStore
 
 STATUS_BUDGET = "/v2/status"
@@ -79,6 +81,17 @@ class Gate:
                 self.penalized_at = now
 
 
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """The store driver's failures (Redis, psycopg, sqlite3, file lock) as one typed error."""
+    try:
+        yield
+    except RateLimitStoreError:
+        raise
+    except Exception as exc:
+        raise RateLimitStoreError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
 _GATES: dict[str, Gate] = {}
 _GATES_LOCK = threading.Lock()
 
@@ -130,8 +143,20 @@ class RateLimiter:
                 self._budgets[endpoint] = budget
             return budget
 
+    def check(self) -> None:
+        """Reach the store once without taking a slot; :class:`RateLimitStoreError` if it fails."""
+        with _store_errors():
+            self._store.check()
+
     def try_take(self, endpoint: str) -> float:
-        """Take a slot if one is free: 0.0, else the seconds to wait before trying again."""
+        """Take a slot if one is free: 0.0, else the seconds to wait before trying again.
+
+        A store that cannot be reached raises :class:`RateLimitStoreError` (nothing was sent).
+        """
+        with _store_errors():
+            return self._try_take(endpoint)
+
+    def _try_take(self, endpoint: str) -> float:
         gate = self.gate(endpoint)
         now = time.time()
         if gate.blocked_until > now:

@@ -7,6 +7,8 @@ All use the sliding-window log, which never admits more than the limit in any wi
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -31,6 +33,9 @@ class BucketStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - most stores hold nothing
         """Release connections."""
+
+    def check(self) -> None:  # noqa: B027 - a memory store cannot fail
+        """Reach the store once (no slot is taken); raise what its driver raises."""
 
 
 class MemoryStore(BucketStore):
@@ -63,6 +68,11 @@ class SQLiteStore(BucketStore):
         self._opened.append(bucket)
         return bucket
 
+    def check(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(self.path, timeout=5)) as conn:
+            conn.execute("SELECT 1")
+
     def close(self) -> None:
         for bucket in self._opened:
             bucket.close()
@@ -85,6 +95,9 @@ class RedisStore(BucketStore):
         bucket = RedisBucket.init([rate], self._redis, f"bria_dagster:{key}")
         assert isinstance(bucket, AbstractBucket)  # a sync client gives a sync bucket
         return bucket
+
+    def check(self) -> None:
+        self._redis.ping()
 
     def close(self) -> None:
         self._redis.close()
@@ -112,6 +125,14 @@ class PostgresStore(BucketStore):
                 self._pool.open()
                 self._opened = True
         return PostgresBucket(self._pool, key, [rate])
+
+    def check(self) -> None:
+        with self._lock:
+            if not self._opened:
+                self._pool.open()
+                self._opened = True
+        with self._pool.connection(timeout=5) as conn:
+            conn.execute("SELECT 1")
 
     def close(self) -> None:
         self._pool.close()

@@ -107,6 +107,11 @@ class BriaClient(CatalogMixin[Sync]):
 
     # --- API ---------------------------------------------------------------------------------
 
+    def check_rate_limit_store(self) -> None:
+        """Reach the rate-limit store once (no slot taken, no HTTP call); raise
+        :class:`~bria_dagster.client.errors.RateLimitStoreError` when it cannot be used."""
+        self._core.limiter.check()
+
     def submit(
         self, endpoint: str, payload: Mapping[str, Any], *, webhook_url: str | None = None
     ) -> Submission:

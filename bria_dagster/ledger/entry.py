@@ -11,7 +11,10 @@ from typing import Any
 class EntryState(enum.StrEnum):
     """Where a request is in its life.
 
-    ``submitting`` → ``pending`` → ``completed`` → ``stored`` is the happy path. ``failed``: the
+    ``submitting`` → ``pending`` → ``completed`` → ``stored`` is the happy path. A ``pending``
+    row without a request_id is *reserved*: waiting for a rate-limit slot, nothing sent yet, and
+    resumable by any later attempt (``Ledger.reserve``); it becomes ``submitting`` only when its
+    request can leave. ``failed``: the
     API refused the submit or the job ended in error. ``ambiguous``: a submit's answer was lost,
     so Bria may have accepted (and billed) a job whose request_id nobody knows. ``abandoned``: an
     operator gave up on the entry.
@@ -72,6 +75,11 @@ class LedgerEntry:
     lease_owner: str | None
     lease_until: float | None
     submit_now: bool = False
+
+    @property
+    def reserved(self) -> bool:
+        """Waiting to be sent: ``pending`` and no request_id yet (see :meth:`Ledger.reserve`)."""
+        return self.state is EntryState.PENDING and self.request_id is None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], *, submit_now: bool = False) -> LedgerEntry:

@@ -2,11 +2,14 @@
 
 A caller follows this protocol (the Dagster assets and the result sensor do):
 
-1. :meth:`Ledger.begin_submit` *before* the POST. If the returned entry has ``submit_now``, send
-   the request, then :meth:`~Ledger.mark_submitted` (or :meth:`~Ledger.mark_ambiguous` when the
-   answer was lost, :meth:`~Ledger.mark_failed` when the API refused it). Otherwise the row
-   already existed: resume by its state: ``pending`` → wait for it; ``completed``/``stored`` →
-   reuse it; ``submitting`` → another process is sending it now, or one crashed while sending it
+1. Optionally :meth:`Ledger.reserve` while waiting for a rate-limit slot (a reserved
+   ``pending`` row without a request_id: nothing sent, anyone may resume it). Then
+   :meth:`Ledger.begin_submit` right *before* the POST (:meth:`~Ledger.release_unsent` when it
+   provably did not leave). If the returned entry has ``submit_now``, send the request, then
+   :meth:`~Ledger.mark_submitted` (or :meth:`~Ledger.mark_ambiguous` when the answer was lost,
+   :meth:`~Ledger.mark_failed` when the API refused it). Otherwise the row already existed:
+   resume by its state: ``pending`` → wait for it; ``completed``/``stored`` → reuse it;
+   ``submitting`` → another process is sending it now, or one crashed while sending it
    (see :meth:`~Ledger.stuck_submitting`): report it, never resend; ``ambiguous``/``failed``/
    ``abandoned`` → report it (an operator may :meth:`~Ledger.retry` it).
 2. A poller takes due work with :meth:`~Ledger.claim_due` (a lease, so two pollers never work the
@@ -113,6 +116,12 @@ class Ledger:
                     conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
             metadata.create_all(conn)
 
+    def check_writable(self) -> None:
+        """Run one write transaction that changes nothing; raises SQLAlchemy's error when the
+        database cannot be reached or written (checked before anything is paid for)."""
+        with self._write() as conn:
+            conn.execute(sa.update(_T).where(sa.false()).values(updated_at=_T.c.updated_at))
+
     def dispose(self) -> None:
         """Close the engine's pooled connections."""
         self._engine.dispose()
@@ -165,21 +174,60 @@ class Ledger:
         run_id: str | None,
         forced_generation: int = 0,
     ) -> LedgerEntry:
-        """Record a request in state ``submitting`` before its POST is sent.
+        """Record a request in state ``submitting`` right before its POST is sent.
 
         Returns the new row with ``submit_now=True``. If a row with the same (asset_key,
         partition_key, payload_hash, forced_generation) exists it is returned instead, with
         ``submit_now=False``, unless it is ``failed``/``ambiguous`` and ``retryable`` (see
         :meth:`mark_failed` and :meth:`retry`): then it is re-armed in place (its earlier attempt
-        moves to ``history``, ``attempts`` grows) and returned with ``submit_now=True``.
+        moves to ``history``, ``attempts`` grows) and returned with ``submit_now=True``. A row
+        :meth:`reserve` made becomes ``submitting`` and is returned with ``submit_now=True``.
         ``summary`` is a small JSON object (see :func:`~bria_dagster.ledger.request_summary`).
         """
+        args = (asset_key, partition_key, endpoint, payload_hash, summary, run_id)
+        return self._claim_submit(*args, forced_generation, _S.SUBMITTING)
+
+    def reserve(
+        self,
+        asset_key: str,
+        partition_key: str | None,
+        endpoint: str,
+        payload_hash: str,
+        summary: Mapping[str, Any],
+        run_id: str | None,
+        forced_generation: int = 0,
+    ) -> LedgerEntry:
+        """Record a request that will be sent once a rate-limit slot is free: a ``pending`` row
+        without a request_id (:attr:`LedgerEntry.reserved`).
+
+        Same arguments and answer as :meth:`begin_submit`, but nothing may be billed yet: the
+        row is resumable by anyone. A reserved row found again is handed out with
+        ``submit_now=True`` (its earlier holder may have died while waiting). When the slot is
+        taken, :meth:`begin_submit` turns it into ``submitting``; that switch is atomic, so of
+        two holders only one sends.
+        """
+        args = (asset_key, partition_key, endpoint, payload_hash, summary, run_id)
+        return self._claim_submit(*args, forced_generation, _S.PENDING)
+
+    def _claim_submit(
+        self,
+        asset_key: str,
+        partition_key: str | None,
+        endpoint: str,
+        payload_hash: str,
+        summary: Mapping[str, Any],
+        run_id: str | None,
+        forced_generation: int,
+        state: EntryState,
+    ) -> LedgerEntry:
+        """Insert the row in ``state`` (``submitting`` or reserved ``pending``), or hand out an
+        existing one that may be sent: reserved, or failed/ambiguous and retryable."""
         key = rows.request_key(asset_key, partition_key, payload_hash, forced_generation)
         endpoint = rows.endpoint_path("endpoint", endpoint)
         summary = check.json_object("summary", summary, max_bytes=check.SUMMARY_MAX_BYTES)
         run_id = rows.optional_short_text("run_id", run_id)
         now = self._clock()
-        values = rows.new_row(key, endpoint, summary, run_id, now, _S.SUBMITTING)
+        values = rows.new_row(key, endpoint, summary, run_id, now, state)
         with self._write() as conn:
             stmt = self._insert().values(values).on_conflict_do_nothing().returning(_T)
             inserted = conn.execute(stmt).mappings().first()
@@ -188,9 +236,28 @@ class Ledger:
             row = conn.execute(sa.select(_T).where(rows.lookup(key)).with_for_update()).mappings()
             existing = LedgerEntry.from_row(row.one())
             if existing.state in (_S.FAILED, _S.AMBIGUOUS) and existing.retryable:
-                rearmed = self._update(conn, existing.id, rows.rearmed(existing, run_id, now))
+                values = rows.rearmed(existing, run_id, now, state)
+                rearmed = self._update(conn, existing.id, values)
                 return dataclasses.replace(rearmed, submit_now=True)
+            if existing.reserved:
+                if state is _S.SUBMITTING:
+                    values = {"state": state, "run_id": run_id, "updated_at": now}
+                    existing = self._update(conn, existing.id, values)
+                return dataclasses.replace(existing, submit_now=True)
             return existing
+
+    def release_unsent(self, entry_id: int) -> LedgerEntry:
+        """``submitting`` → reserved ``pending``: the POST provably did not reach Bria (a 429,
+        a connection that never opened), so the row may be sent again by anyone, with no
+        operator. A reserved row stays as it is."""
+        entry_id = check.entry_id(entry_id)
+        with self._write() as conn:
+            entry = self._locked(conn, entry_id)
+            if entry.reserved:
+                return entry
+            if entry.state is not _S.SUBMITTING:
+                raise LedgerStateError(entry_id, entry.state, "release it unsent")
+            return self._update(conn, entry_id, {"state": _S.PENDING})
 
     def mark_submitted(
         self, entry_id: int, request_id: str, status_url: str | None, next_poll_at: float
@@ -317,7 +384,9 @@ class Ledger:
         """(pending, due now) entries, optionally only of ``asset_keys``."""
         current = self._clock() if now is None else check.timestamp("now", now)
         due = sa.func.sum(sa.case((_T.c.next_poll_at <= current, 1), else_=0))
-        stmt = sa.select(sa.func.count(), due).where(_T.c.state == _S.PENDING)
+        stmt = sa.select(sa.func.count(), due).where(
+            _T.c.state == _S.PENDING, _T.c.request_id.is_not(None)
+        )
         if asset_keys is not None:
             keys = [check.text("asset_keys", key, max_length=512) for key in asset_keys]
             stmt = stmt.where(_T.c.asset_key.in_(keys))
@@ -327,7 +396,11 @@ class Ledger:
 
     def pending_count(self) -> int:
         """How many entries are ``pending`` (submitted, result not yet known)."""
-        stmt = sa.select(sa.func.count()).select_from(_T).where(_T.c.state == _S.PENDING)
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(_T)
+            .where(_T.c.state == _S.PENDING, _T.c.request_id.is_not(None))
+        )
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 

@@ -142,8 +142,14 @@ def pending_row(index: int, row: object, now: float) -> dict[str, Any]:
     return values
 
 
-def rearmed(entry: LedgerEntry, run_id: str | None, now: float) -> dict[str, Any]:
-    """Values that turn a retryable failed/ambiguous row into a fresh ``submitting`` attempt.
+def rearmed(
+    entry: LedgerEntry,
+    run_id: str | None,
+    now: float,
+    state: EntryState = EntryState.SUBMITTING,
+) -> dict[str, Any]:
+    """Values that turn a retryable failed/ambiguous row into a fresh attempt in ``state``
+    (``submitting``, or ``pending`` without a request_id: reserved).
 
     The earlier attempt (its request_id, run, error) is appended to ``history``.
     """
@@ -158,7 +164,7 @@ def rearmed(entry: LedgerEntry, run_id: str | None, now: float) -> dict[str, Any
         "ended_at": entry.updated_at,
     }
     return {
-        "state": EntryState.SUBMITTING,
+        "state": state,
         "attempts": entry.attempts + 1,
         "history": [*entry.history, earlier],
         "run_id": run_id,

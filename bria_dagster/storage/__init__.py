@@ -7,6 +7,7 @@ universal-pathlib / fsspec. Imports nothing from Dagster or the client: it is ha
 from bria_dagster.storage.errors import (
     MissingBackendError,
     ObjectNotFoundError,
+    StorageAccessError,
     StorageBackendError,
     StorageError,
     StorageInputError,
@@ -18,6 +19,7 @@ __all__ = [
     "MissingBackendError",
     "ObjectNotFoundError",
     "ObjectStore",
+    "StorageAccessError",
     "StorageBackendError",
     "StorageError",
     "StorageInputError",

@@ -6,6 +6,7 @@ StorageError
 │   └── MissingBackendError  the URI's scheme needs a package that is not installed
 ├── ObjectNotFoundError      no object (or no provenance sidecar) at that key
 └── StorageBackendError      the backend failed; the message never holds storage secrets
+    └── StorageAccessError   the backend refused access (credentials, permissions, no bucket)
 ```
 
 Whether an object already exists is not an error: ``ObjectStore.put`` returns the stored object
@@ -60,3 +61,8 @@ class StorageBackendError(StorageError):
         self.operation = operation
         self.uri = uri
         super().__init__(f"{operation} {uri}: {detail}")
+
+
+class StorageAccessError(StorageBackendError):
+    """The backend refused access: wrong credentials, no write permission, or a missing bucket
+    or folder. Retrying does not help; the storage settings must change."""

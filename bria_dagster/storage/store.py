@@ -45,7 +45,12 @@ from bria_dagster.storage.backends import (
     redact,
     secret_values,
 )
-from bria_dagster.storage.errors import ObjectNotFoundError, StorageBackendError, StorageError
+from bria_dagster.storage.errors import (
+    ObjectNotFoundError,
+    StorageAccessError,
+    StorageBackendError,
+    StorageError,
+)
 from bria_dagster.storage.keys import (
     SIDECAR_SUFFIX,
     check_key,
@@ -274,6 +279,24 @@ class ObjectStore:
         kwargs = self._location.backend.write_kwargs("application/json", {})
         with self._location.fs.open(path, "wb", **kwargs) as file:
             file.write(data)
+
+    def probe(self) -> None:
+        """Write and delete a small object under the prefix: the store is reachable and takes
+        writes. Raises :class:`StorageAccessError` when the backend refuses (credentials,
+        permissions, missing bucket), :class:`StorageBackendError` on other failures."""
+        name = f"{TEMP_PREFIX}probe-{secrets.token_hex(8)}{TEMP_SUFFIX}"
+        path = self._location.fs_path(name)
+        fs = self._location.fs
+        try:
+            if self._location.backend.local:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            fs.pipe_file(path, b"bria-dagster storage probe")
+            fs.rm_file(path)
+        except Exception as exc:
+            detail = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            refused = isinstance(exc, PermissionError | FileNotFoundError | NotADirectoryError)
+            kind = StorageAccessError if refused else StorageBackendError
+            raise kind("write a probe object under", self.uri, detail) from None
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -23,10 +23,18 @@ import dagster as dg
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    AUTO_RETRY_RUN_ID_TAG,
+    MAX_RETRIES_TAG,
+    PARENT_RUN_ID_TAG,
+    RETRY_NUMBER_TAG,
+    ROOT_RUN_ID_TAG,
+    TAGS_TO_MAYBE_OMIT_ON_RETRY,
 )
+from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
 
 from bria_dagster.failpoints import CRASH_EXIT_CODE
 from bria_dagster.ledger import EntryState, Ledger
+from tests.crash.retry_job import WORKSPACE_ENV, submit_job
 from tests.crash.workspace import CrashWorkspace
 from tests.dagster.deferred_graph import build_deferred, tick
 
@@ -77,6 +85,52 @@ def submit(
                 errors.append(data.error.message)
         label = partition or f"{partitions[0]}...{partitions[-1]}"
         emit(op="submit", partition=label, success=result.success, errors=errors)
+
+
+def run_job(instance: dg.DagsterInstance, workspace_path: str, partitions: list[str]) -> None:
+    """One run of the submit job over ``partitions``, tagged for Dagster's run retries."""
+    os.environ[WORKSPACE_ENV] = workspace_path
+    tags = {
+        MAX_RETRIES_TAG: "3",
+        ASSET_PARTITION_RANGE_START_TAG: partitions[0],
+        ASSET_PARTITION_RANGE_END_TAG: partitions[-1],
+    }
+    with dg.execute_job(
+        dg.reconstructable(submit_job), instance, tags=tags, raise_on_error=False
+    ) as result:
+        emit(op="run", run_id=result.run_id, success=result.success, retry=None)
+
+
+def retry_runs(instance: dg.DagsterInstance, workspace_path: str) -> None:
+    """What Dagster's run-retry daemon does with failed runs: ask its ``should_retry`` and
+    re-execute the run from failure with its parent's tags (less those Dagster drops on a
+    retry) and its retry number, until it succeeds or its ``dagster/max_retries`` are spent."""
+    os.environ[WORKSPACE_ENV] = workspace_path
+    while True:
+        failed = [
+            run
+            for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
+            if AUTO_RETRY_RUN_ID_TAG not in run.tags and should_retry(run, instance)
+        ]
+        if not failed:
+            return
+        parent = failed[0]
+        _root, group = instance.get_run_group(parent.run_id) or (None, [])
+        options = dg.ReexecutionOptions.from_failure(parent.run_id, instance)
+        with dg.execute_job(
+            dg.reconstructable(submit_job),
+            instance,
+            reexecution_options=options,
+            tags={
+                **{k: v for k, v in parent.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY},
+                RETRY_NUMBER_TAG: str(len(list(group))),
+                PARENT_RUN_ID_TAG: parent.run_id,
+                ROOT_RUN_ID_TAG: parent.root_run_id or parent.run_id,
+            },
+            raise_on_error=False,
+        ) as result:
+            instance.add_run_tags(parent.run_id, {AUTO_RETRY_RUN_ID_TAG: result.run_id})
+            emit(op="run", run_id=result.run_id, success=result.success, retry=parent.run_id)
 
 
 def settled(ledger: Ledger) -> bool:
@@ -133,12 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tick", action="store_true", help="tick until settled")
     parser.add_argument("--extra-ticks", type=int, default=0)
     parser.add_argument("--limit-s", type=float, default=30.0)
+    parser.add_argument("--job", nargs="+", default=[], metavar="PARTITION", help="a job run")
+    parser.add_argument("--run-retries", action="store_true", help="retry failed runs")
     args = parser.parse_args(argv)
     _started[0] = time.monotonic()
     emit(op="start")
     workspace = CrashWorkspace.load(args.workspace)
     resources = workspace.resources()
     with workspace.open_instance() as instance:
+        if args.job:
+            run_job(instance, args.workspace, args.job)
+        if args.run_retries:
+            retry_runs(instance, args.workspace)
         if args.submit:
             submit(instance, resources, args.submit, args.batch)
         if args.tick:
