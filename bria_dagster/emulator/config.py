@@ -96,6 +96,12 @@ class EmulatorConfig(BaseModel):
     fetch_timeout_s: float = Field(default=10.0, gt=0, description="timeout of input URL downloads")
     max_input_bytes: int = Field(default=12 * 1024 * 1024, ge=1, description="input size cap (413)")
     workers: int = Field(default=4, ge=1, le=64, description="threads that execute jobs")
+    request_log_size: int = Field(
+        default=10_000, ge=0, description="requests kept by the request log (0: no log)"
+    )
+    request_log_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="body bytes kept by the request log in all"
+    )
     files_dir: Path | None = Field(
         default=None, description="where result files go; default: a temp dir"
     )
