@@ -508,7 +508,7 @@ def checkpoints(t: Tailored, state: Any, request: Request, body: Json) -> Respon
     items = [
         {
             "checkpoint_step": step,
-            "training_job_id": f"job-{model['id']}",
+            "training_job_id": 10_000 + model["id"],
             "created_at": model["updated_at"],
         }
         for step in model["checkpoint_steps"]
@@ -530,7 +530,7 @@ def checkpoint(t: Tailored, state: Any, request: Request, body: Json) -> Respons
     return _json(
         {
             "checkpoint_step": step,
-            "training_job_id": f"job-{model['id']}",
+            "training_job_id": 10_000 + model["id"],
             "created_at": view["updated_at"],
         }
     )
