@@ -12,8 +12,9 @@ Installed with the package (the ``pytest11`` entry point), so any test can ask f
 
 Fixtures:
 
-- ``bria_emulator_config``: the :class:`EmulatorConfig` the server starts with (defaults, fixed
-  seed). Override it in a ``conftest.py`` (session scope) to change it for a folder.
+- ``bria_emulator_config``: the :class:`EmulatorConfig` the server starts with: jobs that take
+  no time, small pictures, a fixed seed (:data:`TEST_CONFIG`). Override it in a ``conftest.py``
+  (session scope) to change it for a folder.
 - ``bria_emulator_server``: the running :class:`EmulatorServer`, one per test package (so a
   folder with its own config gets its own server; a flat test folder gets one per session).
 - ``bria_emulator``: the same server, reset before each test: no jobs, files, counts, limits
@@ -33,6 +34,8 @@ from bria_dagster.emulator.config import RUNTIME_FIELDS, EmulatorConfig
 from bria_dagster.emulator.server import EmulatorServer
 
 MARKER = "bria_emulator"
+TEST_CONFIG = EmulatorConfig(latency={"*": 0.0}, output_megapixels=0.05, seed=0)
+"""The default configuration: fast and reproducible, otherwise as Bria behaves."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -46,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def bria_emulator_config() -> EmulatorConfig:
     """The emulator's configuration (override this fixture to change it)."""
-    return EmulatorConfig(seed=0)
+    return TEST_CONFIG
 
 
 @pytest.fixture(scope="package")

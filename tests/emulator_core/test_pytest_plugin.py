@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 USER_TESTS = """
 import httpx
@@ -61,3 +65,11 @@ def test_the_package_does_not_import_pytest() -> None:
     code = "import sys, bria_dagster.emulator, bria_dagster.client; print('pytest' in sys.modules)"
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == "False"
+
+
+def test_the_readmes_plugin_example_passes(pytester: pytest.Pytester) -> None:
+    section = README.read_text("utf-8").split("\n## The emulator\n", 1)[1].split("\n## ", 1)[0]
+    [example] = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "def test_" in b]
+    pytester.makepyfile(test_readme=example)
+    outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    outcome.assert_outcomes(passed=1)
