@@ -29,6 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bria_dagster.emulator.ratelimit import token_hash
 
 _TOKEN_HEADER = "api_token"
+DRAIN_LIMIT = 1024 * 1024
+"""Of a body the app answered without reading, the log reads at most this much itself (so a
+large upload refused early, e.g. with 413, is not read in full just to be logged)."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,8 @@ class RequestLog:
 
         Wraps the receive channel (the body as the app reads it) and ``send`` (the status).
         When the app answers before reading the whole body (an auth error, a fault), the rest
-        of the body, up to the byte budget, is read just before the answer goes out, so the
-        log still holds what the client sent.
+        of the body, up to :data:`DRAIN_LIMIT` bytes, is read just before the answer goes out,
+        so the log still holds what the client sent.
         """
         entry = self._open(scope)
 
@@ -219,7 +222,7 @@ class RequestLog:
 
         async def logged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                while not entry.complete and not entry.truncated:
+                while not entry.complete and not entry.truncated and entry.size < DRAIN_LIMIT:
                     if (await logged_receive())["type"] != "http.request":
                         break
                 entry.status = message["status"]

@@ -10,6 +10,7 @@ import pytest
 
 from bria_dagster.emulator import EmulatorServer, FaultRule
 from bria_dagster.emulator.ratelimit import token_hash
+from bria_dagster.emulator.requestlog import DRAIN_LIMIT
 
 from .conftest import StartEmulator
 from .helpers import AUTH, EDIT_PATH, GENERATE_PATH, TOKEN, b64, png_bytes
@@ -61,6 +62,14 @@ def test_the_http_endpoint_filters_and_encodes(
     assert client.get("/_emulator/requests").json()["requests"] == []
     client.get("/v2/status/y")
     assert emulator.requests()[0].seq > first["last_seq"]  # numbers go on across a reset
+
+
+def test_a_large_body_answered_early_is_not_read_in_full(emulator: EmulatorServer) -> None:
+    big = b"x" * (3 * DRAIN_LIMIT)
+    answer = httpx.post(f"{emulator.base_url}{GENERATE_PATH}", content=big)  # no token: 401
+    assert answer.status_code == 401
+    [entry] = emulator.requests()
+    assert entry.body_truncated and DRAIN_LIMIT <= entry.body_size < len(big)
 
 
 def test_the_token_never_appears_in_the_log(client: httpx.Client, emulator: EmulatorServer) -> None:
