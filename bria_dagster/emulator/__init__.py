@@ -9,6 +9,9 @@ Run it with ``bria-emulator --port 8833`` or in-process::
 
 The server core (auth, rate limits, the 202/status lifecycle, files, webhooks, faults, stats)
 lives here; each endpoint's meaning lives in ``bria_dagster.emulator.handlers``.
+``emulator.requests(path="/v2/*")`` (``GET /_emulator/requests``) lists what clients sent.
+With the package installed, pytest gets the fixtures of
+:mod:`bria_dagster.emulator.pytest_plugin` (``bria_emulator``).
 """
 
 from bria_dagster.emulator.app import create_app
@@ -16,6 +19,7 @@ from bria_dagster.emulator.config import PLAN_RPM, EmulatorConfig
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.emulator.latency import Distribution
 from bria_dagster.emulator.registry import ApiError, JobOperation, OperationContext, RouteProvider
+from bria_dagster.emulator.requestlog import RecordedRequest
 from bria_dagster.emulator.server import EmulatorServer
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot
@@ -30,6 +34,7 @@ __all__ = [
     "FaultRule",
     "JobOperation",
     "OperationContext",
+    "RecordedRequest",
     "RouteProvider",
     "StatsSnapshot",
     "create_app",

@@ -7,6 +7,11 @@
   ``?size=N`` and no body a zero-filled file of N bytes made without writing it.
 - ``POST /_emulator/jobs``: create ready-made jobs (no operation runs) for benchmarks and
   client tests: ``{"count", "endpoint", "latency_s", "result" | "error"}``.
+- ``GET /_emulator/requests``: the request log (:mod:`~bria_dagster.emulator.requestlog`),
+  oldest first, filtered by ``?path=`` (a glob), ``?method=`` and ``?since=`` (a ``seq``):
+  ``{"requests": [...], "last_seq": N}``.
+
+These routes are not in the request log.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
     from bria_dagster.emulator.state import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
+ADMIN_PATHS = frozenset(
+    f"/_emulator/{name}" for name in ("stats", "reset", "config", "files", "jobs", "requests")
+)
+"""The admin routes' paths (kept out of the request log)."""
 
 
 class ErrorSpec(BaseModel):
@@ -153,8 +162,20 @@ def admin_routes(state: EmulatorState) -> list[Route]:
         ]
         return JSONResponse({"request_ids": ids})
 
+    async def requests(request: Request) -> Response:
+        query = request.query_params
+        since = query.get("since", "0")
+        if not since.isdigit():
+            return _bad_request("since: must be a whole number (a seq)")
+        log = state.requests
+        entries = log.query(query.get("path"), query.get("method"), int(since))
+        return JSONResponse(
+            {"requests": [entry.to_dict() for entry in entries], "last_seq": log.last_seq}
+        )
+
     return [
         Route("/_emulator/stats", stats, methods=["GET"]),
+        Route("/_emulator/requests", requests, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/config", config, methods=["GET", "POST"]),
         Route("/_emulator/files", files, methods=["POST"]),

@@ -11,11 +11,11 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from bria_dagster.emulator.admin import admin_routes
+from bria_dagster.emulator.admin import ADMIN_PATHS, admin_routes
 from bria_dagster.emulator.config import EmulatorConfig
 from bria_dagster.emulator.downloads import download_endpoint
 from bria_dagster.emulator.faults import RAW_SEND_KEY
-from bria_dagster.emulator.guard import ApiGuard
+from bria_dagster.emulator.guard import ApiGuard, FaultGuard
 from bria_dagster.emulator.lifecycle import STATUS_PATH, status_endpoint, submit_endpoint
 from bria_dagster.emulator.registry import JobOperation, RouteProvider
 from bria_dagster.emulator.state import EmulatorState
@@ -41,6 +41,9 @@ class EmulatorApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The server's own send leads to its transport: fault injection drops connections there.
         scope[RAW_SEND_KEY] = send
+        log = self.emulator.requests
+        if scope["type"] == "http" and log.enabled and scope["path"] not in ADMIN_PATHS:
+            return await log.record(super().__call__, scope, receive, send)
         await super().__call__(scope, receive, send)
 
 
@@ -82,9 +85,11 @@ def create_app(
     state = state or EmulatorState(config or EmulatorConfig())
     status = Route(f"{STATUS_PATH}/{{request_id}}", status_endpoint(state), methods=["GET"])
     status.app = ApiGuard(status.app, state, status.path, endpoint=STATUS_PATH, kind="status")
+    files = Route("/files/{name}", download_endpoint(state), methods=["GET", "HEAD"])
+    files.app = FaultGuard(files.app, state, files.path)
     routes: list[BaseRoute] = [
         status,  # first: the hot path matches at once
-        Route("/files/{name}", download_endpoint(state), methods=["GET", "HEAD"]),
+        files,
         *admin_routes(state),
     ]
     seen: set[str] = set()

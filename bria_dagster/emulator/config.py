@@ -100,6 +100,12 @@ class EmulatorConfig(BaseModel):
         default=MAX_BODY_BYTES, ge=1024, description="request body cap (413); see bodies.py"
     )
     workers: int = Field(default=4, ge=1, le=64, description="threads that execute jobs")
+    request_log_size: int = Field(
+        default=10_000, ge=0, description="requests kept by the request log (0: no log)"
+    )
+    request_log_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=0, description="body bytes kept by the request log in all"
+    )
     files_dir: Path | None = Field(
         default=None, description="where result files go; default: a temp dir"
     )

@@ -8,10 +8,19 @@ Kinds:
   closed instead of answering: the ambiguous case a client must not blindly retry.
 - ``slow``: the answer is held back ``delay_s`` seconds after processing.
 - ``job_error`` / ``job_unknown``: the submit succeeds but the job ends ERROR / UNKNOWN.
+- ``respond``: answer ``status_code`` (any, e.g. 429 or 400) with ``headers`` and a ``body``
+  (JSON) or ``text`` instead of processing (no job): a 429 with a given ``Retry-After``, a
+  proxy's HTML error page, a 4xx envelope.
+- ``chunked``: the answer is sent without ``Content-Length`` (chunked transfer encoding), as a
+  CDN streaming a result file may.
+- ``training_failed``: a tailored model's training (``POST .../start_training``) ends
+  ``Failed`` instead of ``Completed``.
 
 A rule fires with probability ``rate`` (seeded RNG) on the requests it scopes (``on``:
-``submits``, ``status`` or ``any``; ``paths``: glob patterns on the endpoint path), at most
-``count`` times when a count is given. Rules change at runtime (``POST /_emulator/config``).
+``submits``, ``status``, ``any`` API request, or ``files``: result-file downloads; ``paths``:
+glob patterns on the endpoint's path template, e.g. ``/v1/tailored-gen/datasets/*/images`` or
+``/files/*``), after letting the first ``after`` matching requests through, at most ``count``
+times when a count is given. Rules change at runtime (``POST /_emulator/config``).
 """
 
 from __future__ import annotations
@@ -26,12 +35,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.types import Scope
 
-FaultKind = Literal["server_error", "drop_before", "drop_after", "slow", "job_error", "job_unknown"]
-FaultScope = Literal["any", "submits", "status"]
-RequestKind = Literal["submit", "status", "other"]
+FaultKind = Literal[
+    "server_error",
+    "drop_before",
+    "drop_after",
+    "slow",
+    "job_error",
+    "job_unknown",
+    "respond",
+    "chunked",
+    "training_failed",
+]
+FaultScope = Literal["any", "submits", "status", "files"]
+RequestKind = Literal["submit", "status", "other", "file"]
 
-TRANSPORT_KINDS = ("server_error", "drop_before", "drop_after")
+TRANSPORT_KINDS = ("server_error", "drop_before", "drop_after", "respond")
 JOB_KINDS = ("job_error", "job_unknown")
+TRAINING_KINDS = ("training_failed",)
 RAW_SEND_KEY = "bria_emulator.raw_send"
 """Scope key under which the app keeps the server's own ``send`` (needed to drop a connection)."""
 
@@ -46,17 +66,29 @@ class FaultRule(BaseModel):
     count: int | None = Field(default=None, ge=1, description="fire at most this many times")
     on: FaultScope = "any"
     paths: tuple[str, ...] = Field(default=(), description="glob patterns on the endpoint path")
-    status_code: int = Field(default=503, ge=500, le=599, description="for server_error")
+    after: int = Field(default=0, ge=0, description="let this many matching requests through first")
+    status_code: int = Field(
+        default=503, ge=100, le=599, description="for server_error (5xx) and respond (any)"
+    )
     delay_s: float = Field(default=2.0, ge=0.0, description="for slow")
+    headers: dict[str, str] = Field(default_factory=dict, description="for respond")
+    body: Any = Field(default=None, description="for respond: a JSON answer")
+    text: str | None = Field(default=None, description="for respond: a text answer")
 
     @model_validator(mode="after")
-    def _job_faults_need_submits(self) -> FaultRule:
+    def _consistent(self) -> FaultRule:
         if self.kind in JOB_KINDS and self.on == "status":
             raise ValueError(f"on: {self.kind} applies to submits, not to status polls")
+        if self.kind == "server_error" and not 500 <= self.status_code <= 599:
+            raise ValueError("status_code: server_error needs a 5xx (use kind respond)")
+        if self.body is not None and self.text is not None:
+            raise ValueError("text: give a JSON body or a text, not both")
         return self
 
     def matches(self, endpoint: str, kind: RequestKind) -> bool:
         """Whether this rule scopes a request of ``kind`` to ``endpoint``."""
+        if (self.on == "files") != (kind == "file"):
+            return False
         if self.kind in JOB_KINDS and kind != "submit":
             return False
         if self.on == "submits" and kind != "submit":
@@ -72,6 +104,7 @@ class TransportPlan:
 
     fault: FaultRule | None = None
     delay_s: float = 0.0
+    chunked: bool = False
 
 
 class FaultInjector:
@@ -84,7 +117,7 @@ class FaultInjector:
 
     def set_rules(self, rules: Iterable[FaultRule]) -> None:
         """Replace the rules (their counts start afresh)."""
-        self._rules = [[rule, rule.count] for rule in rules]
+        self._rules = [[rule, rule.count, rule.after] for rule in rules]
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -95,6 +128,9 @@ class FaultInjector:
         for entry in self._rules:
             rule: FaultRule = entry[0]
             if rule.kind not in kinds or not rule.matches(endpoint, kind):
+                continue
+            if entry[2]:
+                entry[2] -= 1
                 continue
             if rule.rate < 1.0 and self._rng.random() >= rule.rate:
                 continue
@@ -111,11 +147,16 @@ class FaultInjector:
             return TransportPlan()
         fault = self._fire(TRANSPORT_KINDS, endpoint, kind)
         slow = self._fire(("slow",), endpoint, kind)
-        return TransportPlan(fault, slow.delay_s if slow else 0.0)
+        chunked = self._fire(("chunked",), endpoint, kind) is not None
+        return TransportPlan(fault, slow.delay_s if slow else 0.0, chunked)
 
     def job(self, endpoint: str) -> FaultRule | None:
         """The job fault (``job_error`` / ``job_unknown``) for a job being created, if any."""
         return self._fire(JOB_KINDS, endpoint, "submit") if self._rules else None
+
+    def training(self, endpoint: str) -> FaultRule | None:
+        """The ``training_failed`` fault for a training being started, if any."""
+        return self._fire(TRAINING_KINDS, endpoint, "other") if self._rules else None
 
 
 async def drop_connection(scope: Scope) -> None:

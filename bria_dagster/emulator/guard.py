@@ -10,10 +10,11 @@ import asyncio
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bria_dagster.emulator.envelope import error_response
-from bria_dagster.emulator.faults import RequestKind, drop_connection
+from bria_dagster.emulator.faults import FaultRule, RequestKind, drop_connection
 from bria_dagster.emulator.ratelimit import token_hash
 from bria_dagster.emulator.registry import ApiError
 
@@ -74,41 +75,83 @@ class ApiGuard:
             response = error_response(error, headers={"Retry-After": str(retry_after)})
             return await response(scope, receive, send)
 
-        plan = state.faults.transport(self.endpoint, self.kind)
-        fault = plan.fault
-        if fault is not None and fault.kind != "drop_after":
-            stats.faults[fault.kind] += 1
-            if fault.kind == "drop_before":
-                return await drop_connection(scope)
-            phrase = (
-                HTTPStatus(fault.status_code).phrase if fault.status_code in _KNOWN else "Error"
-            )
-            error = ApiError(fault.status_code, phrase, "Injected server error")
-            return await error_response(error)(scope, receive, send)
         scope[TOKEN_KEY] = token
-        if fault is None and not plan.delay_s:
-            return await self.app(scope, receive, send)
-        if plan.delay_s:
-            stats.faults["slow"] += 1
-        if fault is not None:
-            stats.faults[fault.kind] += 1
-        await self.app(
-            scope, receive, _AfterProcessing(scope, send, plan.delay_s, fault is not None)
-        )
+        await apply_faults(state, self.endpoint, self.kind, self.app, scope, receive, send)
+
+
+class FaultGuard:
+    """ASGI wrapper that applies only the fault rules (for result files: ``on: files``)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState, endpoint: str) -> None:
+        self.app = app
+        self.state = state
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await apply_faults(self.state, self.endpoint, "file", self.app, scope, receive, send)
+
+
+def _injected(fault: FaultRule) -> Response:
+    """The answer of a ``server_error`` or ``respond`` rule."""
+    if fault.kind == "respond":
+        if fault.text is not None:
+            return Response(fault.text, fault.status_code, headers=fault.headers)
+        if fault.body is not None:
+            return JSONResponse(fault.body, fault.status_code, headers=fault.headers)
+        return Response(status_code=fault.status_code, headers=fault.headers)
+    phrase = HTTPStatus(fault.status_code).phrase if fault.status_code in _KNOWN else "Error"
+    return error_response(ApiError(fault.status_code, phrase, "Injected server error"))
+
+
+async def apply_faults(
+    state: EmulatorState,
+    endpoint: str,
+    kind: RequestKind,
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Serve one request through the fault rules that fire for it (or straight to ``app``)."""
+    stats = state.stats
+    plan = state.faults.transport(endpoint, kind)
+    fault = plan.fault
+    if fault is not None and fault.kind != "drop_after":
+        stats.faults[fault.kind] += 1
+        if fault.kind == "drop_before":
+            return await drop_connection(scope)
+        return await _injected(fault)(scope, receive, send)
+    if fault is None and not plan.delay_s and not plan.chunked:
+        return await app(scope, receive, send)
+    if plan.delay_s:
+        stats.faults["slow"] += 1
+    if plan.chunked:
+        stats.faults["chunked"] += 1
+    if fault is not None:
+        stats.faults[fault.kind] += 1
+    wrapped = _AfterProcessing(scope, send, plan.delay_s, fault is not None, plan.chunked)
+    await app(scope, receive, wrapped)
 
 
 class _AfterProcessing:
-    """A ``send`` that delays the answer and/or drops the connection instead of answering."""
+    """A ``send`` that delays the answer, drops the connection instead of answering, and/or
+    leaves ``Content-Length`` out (the server then sends the body chunked)."""
 
-    def __init__(self, scope: Scope, send: Send, delay_s: float, drop: bool) -> None:
+    def __init__(
+        self, scope: Scope, send: Send, delay_s: float, drop: bool, chunked: bool = False
+    ) -> None:
         self._scope = scope
         self._send = send
         self._delay_s = delay_s
         self._drop = drop
+        self._chunked = chunked
         self._dropped = False
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            if self._chunked:
+                headers = [(k, v) for k, v in message["headers"] if k != b"content-length"]
+                message = {**message, "headers": headers}
             if self._delay_s:
                 await asyncio.sleep(self._delay_s)
             if self._drop:

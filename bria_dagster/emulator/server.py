@@ -14,6 +14,7 @@ import uvicorn
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import EmulatorConfig
 from bria_dagster.emulator.registry import JobOperation, RouteProvider
+from bria_dagster.emulator.requestlog import RecordedRequest
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot
 
@@ -135,6 +136,13 @@ class EmulatorServer:
     def stats(self) -> StatsSnapshot:
         """The counters now (same as ``GET /_emulator/stats``)."""
         return self.state.snapshot()
+
+    def requests(
+        self, path: str | None = None, method: str | None = None, since: int = 0
+    ) -> list[RecordedRequest]:
+        """The request log now, filtered as ``GET /_emulator/requests`` is: ``path`` a glob
+        (``"/v2/*"``), ``method`` (``"POST"``), ``since`` a ``seq``."""
+        return self.state.requests.query(path, method, since)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -28,6 +28,7 @@ from bria_dagster.emulator.jobs import Job, JobStore
 from bria_dagster.emulator.latency import pick
 from bria_dagster.emulator.ratelimit import RateLimiter
 from bria_dagster.emulator.registry import ApiError, JobOperation
+from bria_dagster.emulator.requestlog import RequestLog
 from bria_dagster.emulator.stats import Stats, StatsSnapshot
 from bria_dagster.emulator.webhooks import WebhookDispatcher
 
@@ -52,6 +53,8 @@ class EmulatorState:
         self.files = FileStore(config.files_dir, clock)
         self.limiter = RateLimiter(config.rpm, config.rate_window_s)
         self.stats = Stats()
+        self.requests = RequestLog(config.request_log_size, config.request_log_bytes, clock)
+        """What clients sent (``GET /_emulator/requests``)."""
         self.webhooks = WebhookDispatcher(self)
         self.executor = ThreadPoolExecutor(config.workers, thread_name_prefix="bria-emulator-job")
         self.http = httpx.Client(follow_redirects=True)
@@ -86,8 +89,10 @@ class EmulatorState:
         return config
 
     def reset(self) -> None:
-        """Forget jobs, files, counts, limits and extensions; restart the seeded RNGs."""
+        """Forget jobs, files, counts, limits, logged requests and extensions; restart the
+        seeded RNGs."""
         self.webhooks.cancel_all()
+        self.requests.clear()
         self.jobs.clear()
         self.files.clear()
         self.limiter.reset()

@@ -1,16 +1,22 @@
-"""Fixtures of the catalog tests: the real clients with the catalog mixin, on a loopback fake."""
+"""Fixtures of the catalog tests: the real clients with the catalog mixin, on the emulator.
+
+The emulator comes from the project's pytest plugin (``bria_emulator``, named ``emulator`` by
+tests/conftest.py). Inputs are files hosted on it (it fetches image and video URLs); what the
+client sent is read from its request log.
+"""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bria_dagster.client import AsyncBriaClient, BriaClient
-
-from .fake_bria import FakeBria
+from bria_dagster.emulator import EmulatorConfig, EmulatorServer
 
 FAST: dict[str, Any] = {
     "rate_limit_backend": "memory",
@@ -25,6 +31,13 @@ FAST: dict[str, Any] = {
 }
 """Client settings that keep the tests quick."""
 
+EMULATOR = EmulatorConfig(
+    latency={"*": 0.0},
+    output_megapixels=0.01,
+    seed=9,
+    rpm=None,
+    training_seconds=0.1,
+)
 
 CatalogClient = BriaClient
 """The blocking client (it carries the grouped namespaces)."""
@@ -32,13 +45,27 @@ CatalogClient = BriaClient
 AsyncCatalogClient = AsyncBriaClient
 """The async client (it carries the grouped namespaces)."""
 
+CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+"""A video the emulator accepts as input."""
+
+
+def png(size: int = 256, color: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    """A PNG (256 px: the smallest a tailored dataset takes)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def hosted(emulator: EmulatorServer, data: bytes, ext: str = "png") -> str:
+    """A URL on the emulator serving ``data``."""
+    content_type = "image/png" if ext == "png" else "video/mp4"
+    return emulator.state.store_bytes(data, content_type, ext)
+
 
 @pytest.fixture(scope="session")
-def _fake() -> Iterator[FakeBria]:
-    server = FakeBria()
-    server.start()
-    yield server
-    server.stop()
+def bria_emulator_config() -> EmulatorConfig:
+    """The emulator of the catalog tests (fixtures from the plugin, see tests/conftest.py)."""
+    return EMULATOR
 
 
 @pytest.fixture
@@ -47,19 +74,24 @@ def token() -> str:
 
 
 @pytest.fixture
-def fake(_fake: FakeBria, token: str) -> FakeBria:
-    """The loopback fake, emptied and accepting this test's token."""
-    _fake.reset(token)
-    return _fake
+def img(emulator: EmulatorServer) -> str:
+    """An image URL the emulator serves."""
+    return hosted(emulator, png())
 
 
 @pytest.fixture
-def client(fake: FakeBria, token: str) -> Iterator[CatalogClient]:
-    with CatalogClient(api_token=token, base_url=fake.url, **FAST) as bria:
+def vid(emulator: EmulatorServer) -> str:
+    """A video URL the emulator serves."""
+    return hosted(emulator, CLIP, "mp4")
+
+
+@pytest.fixture
+def client(emulator: EmulatorServer, token: str) -> Iterator[CatalogClient]:
+    with CatalogClient(api_token=token, base_url=emulator.base_url, **FAST) as bria:
         yield bria
 
 
 @pytest.fixture
-async def aclient(fake: FakeBria, token: str) -> AsyncIterator[AsyncCatalogClient]:
-    async with AsyncCatalogClient(api_token=token, base_url=fake.url, **FAST) as bria:
+async def aclient(emulator: EmulatorServer, token: str) -> AsyncIterator[AsyncCatalogClient]:
+    async with AsyncCatalogClient(api_token=token, base_url=emulator.base_url, **FAST) as bria:
         yield bria

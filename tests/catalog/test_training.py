@@ -11,9 +11,10 @@ from PIL import Image
 
 from bria_dagster.client.catalog import TrainingFailedError
 from bria_dagster.client.errors import BriaInputError, ServerError, WaitTimeoutError
+from bria_dagster.emulator import EmulatorServer, FaultRule
+from bria_dagster.emulator.handlers.tailored import Tailored, tailored_of
 
-from .conftest import AsyncCatalogClient, CatalogClient
-from .fake_bria import FakeBria
+from .conftest import AsyncCatalogClient, CatalogClient, hosted, png
 
 ARGS: dict[str, Any] = {
     "project_name": "Brand icons",
@@ -28,85 +29,106 @@ def image_folder(tmp_path: Path, count: int) -> Path:
     folder.mkdir()
     for i in range(count):
         buffer = io.BytesIO()
-        Image.new("RGB", (8, 8), (i * 20 % 255, 80, 160)).save(buffer, format="PNG")
+        Image.new("RGB", (256, 256), (i * 20 % 255, 80, 160)).save(buffer, format="PNG")
         (folder / f"icon_{i:02d}.png").write_bytes(buffer.getvalue())
     (folder / "notes.txt").write_text("not an image")
     return folder
 
 
-def posts(fake: FakeBria, suffix: str) -> int:
-    return sum(1 for s in fake.requests("POST") if s.path.endswith(suffix))
+def posts(emulator: EmulatorServer, suffix: str) -> int:
+    return sum(1 for s in emulator.requests(method="POST") if s.path.endswith(suffix))
+
+
+def writes(emulator: EmulatorServer) -> int:
+    return len(emulator.requests(method="POST")) + len(emulator.requests(method="PUT"))
+
+
+def held(emulator: EmulatorServer) -> Tailored:
+    """The emulator's tailored projects, datasets, images and models."""
+    return tailored_of(emulator.state)
+
+
+def images_held(emulator: EmulatorServer) -> list[dict[str, Any]]:
+    return [image for images in held(emulator).images.values() for image in images.values()]
 
 
 def test_trains_from_a_folder_in_one_call(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    fake.training_polls = 3
     outcome = client.tailored.train_model(image_folder(tmp_path, 7), **ARGS)
     assert outcome.model.is_trained
     assert outcome.images_uploaded == 7 and outcome.images_skipped == 0
     assert outcome.dataset.is_completed and outcome.dataset.visual_schema
-    names = sorted(i["image_name"] for i in fake.images.values())
+    names = sorted(i["image_name"] for i in images_held(emulator))
     assert names == [f"icon_{i:02d}.png" for i in range(7)]
-    assert posts(fake, "/generate_visual_schema") == 1
-    schema_body = fake.requests("POST", "/v1/tailored-gen/generate_visual_schema")[0].json
-    assert len(schema_body["images"]) == 7
-    assert posts(fake, "/start_training") == 1
-    assert len(fake.requests("GET", "/v1/tailored-gen/models/")) == 3
+    assert posts(emulator, "/generate_visual_schema") == 1
+    schema = emulator.requests(method="POST", path="/v1/tailored-gen/generate_visual_schema")
+    assert len(schema[0].json["images"]) == 7
+    assert posts(emulator, "/start_training") == 1
+    # It polled the model until training ended (the emulator trains for 0.1 s), then stopped.
+    [start] = emulator.requests(method="POST", path="/v1/tailored-gen/models/*/start_training")
+    polls = emulator.requests(method="GET", path="/v1/tailored-gen/models/*")
+    assert len(polls) >= 3 and polls[-1].time - start.time >= 0.09
 
 
 def test_an_interrupted_run_resumes_without_duplicates(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     folder = image_folder(tmp_path, 8)
-    fake.fail_uploads_after = 3
+    uploads = ("/v1/tailored-gen/datasets/*/images",)
+    emulator.state.configure(
+        faults=[FaultRule(kind="server_error", status_code=500, after=3, paths=uploads)]
+    )
     with pytest.raises(ServerError):
         client.tailored.train_model(folder, **ARGS)
-    assert len(fake.images) == 3
-    fake.fail_uploads_after = None
+    assert len(images_held(emulator)) == 3
+    emulator.state.configure(faults=[])
 
     outcome = client.tailored.train_model(folder, **ARGS)
     assert outcome.images_uploaded == 5 and outcome.images_skipped == 3
-    assert len(fake.projects) == 1 and len(fake.datasets) == 1 and len(fake.models) == 1
-    assert len(fake.images) == 8
-    assert posts(fake, "/generate_visual_schema") == 1  # the schema was set before the failure
+    tailored = held(emulator)
+    assert (len(tailored.projects), len(tailored.datasets), len(tailored.models)) == (1, 1, 1)
+    assert len(images_held(emulator)) == 8
+    assert posts(emulator, "/generate_visual_schema") == 1  # set before the failure
     assert outcome.model.is_trained
 
-    before = len(fake.requests("POST")) + len(fake.requests("PUT"))
+    before = writes(emulator)
     again = client.tailored.train_model(folder, **ARGS)
     assert again.model.id == outcome.model.id and again.images_uploaded == 0
-    assert len(fake.requests("POST")) + len(fake.requests("PUT")) == before  # reads only
+    assert writes(emulator) == before  # reads only
 
 
+@pytest.mark.bria_emulator(training_seconds=60)
 def test_without_waiting_it_returns_the_training_model(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    fake.training_polls = 100
-    images = {f"img{i}.png": "https://img.example.com/" + str(i) for i in range(5)}
+    images = {f"img{i}.png": hosted(emulator, png(color=(i, 9, 9))) for i in range(5)}
     outcome = client.tailored.train_model(images, wait=False, model_name="v2", **ARGS)
     assert outcome.model.status == "InProgress"
-    sent = [s.json for s in fake.requests("POST", "/v1/tailored-gen/datasets/")]
-    assert sent[0] == {"image_url": "https://img.example.com/0", "image_name": "img0.png"}
+    sent = [s.json for s in emulator.requests(method="POST", path="/v1/tailored-gen/datasets/*")]
+    assert sent[0] == {"image_url": images["img0.png"], "image_name": "img0.png"}
     # A rerun finds the model training and (with a timeout) waits for it.
     with pytest.raises(WaitTimeoutError):
         client.tailored.train_model(images, model_name="v2", timeout=0.05, **ARGS)
-    assert posts(fake, "/start_training") == 1
+    assert posts(emulator, "/start_training") == 1
 
 
 def test_expert_parameters_and_failures(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    fake.training_outcome = "Failed"
+    emulator.state.configure(faults=[FaultRule(kind="training_failed", count=1)])
     folder = image_folder(tmp_path, 5)
     with pytest.raises(TrainingFailedError) as caught:
         client.tailored.train_model(
             folder, training_mode="expert", training_parameters={"rank": 32}, **ARGS
         )
     assert caught.value.model.status == "Failed"
-    start = fake.requests("POST", "/v1/tailored-gen/models/")[0]
+    [start] = emulator.requests(method="POST", path="/v1/tailored-gen/models/*")
     assert start.json == {"rank": 32}
-    with pytest.raises(TrainingFailedError):  # a failed model is not silently retrained
+    # A failed model is not silently retrained (a new training would succeed: count 1).
+    with pytest.raises(TrainingFailedError):
         client.tailored.train_model(folder, training_mode="expert", **ARGS)
+    assert posts(emulator, "/start_training") == 1
 
 
 @pytest.mark.parametrize(
@@ -122,7 +144,11 @@ def test_expert_parameters_and_failures(
     ],
 )
 def test_bad_input_is_refused_before_any_request(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path, change: dict[str, Any], field: str
+    client: CatalogClient,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    change: dict[str, Any],
+    field: str,
 ) -> None:
     args = {**ARGS, **change}
     images: Any = image_folder(tmp_path, 6)
@@ -134,11 +160,11 @@ def test_bad_input_is_refused_before_any_request(
     with pytest.raises(BriaInputError) as caught:
         client.tailored.train_model(images, **args)
     assert caught.value.field == field
-    assert fake.requests() == []
+    assert emulator.requests() == []
 
 
 def test_a_project_of_the_same_name_but_another_type_is_not_reused(
-    client: CatalogClient, fake: FakeBria, tmp_path: Path
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     client.tailored.projects.create(
         project_name="Brand icons", ip_type="other", ip_medium="photography"
@@ -146,9 +172,11 @@ def test_a_project_of_the_same_name_but_another_type_is_not_reused(
     with pytest.raises(BriaInputError) as caught:
         client.tailored.train_model(image_folder(tmp_path, 5), **ARGS)
     assert caught.value.field == "project_name"
-    assert fake.datasets == {}
+    assert held(emulator).datasets == {}
 
 
-async def test_async_training(aclient: AsyncCatalogClient, fake: FakeBria, tmp_path: Path) -> None:
+async def test_async_training(
+    aclient: AsyncCatalogClient, emulator: EmulatorServer, tmp_path: Path
+) -> None:
     outcome = await aclient.tailored.train_model(image_folder(tmp_path, 5), **ARGS)
     assert outcome.model.is_trained and outcome.images_uploaded == 5

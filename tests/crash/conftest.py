@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from bria_dagster.emulator import EmulatorServer
 from tests.crash.harness import CrashSite
 from tests.crash.workspace import CrashWorkspace, make_instance
-from tests.e2e.conftest import FAST_CLIENT, emulator, emulator_server  # noqa: F401
+from tests.e2e.conftest import FAST_CLIENT, bria_emulator_config  # noqa: F401  (its emulator)
 from tests.ledger.ledger_support import PG_URL
 
 
@@ -46,7 +46,7 @@ def instance_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def site(
     request: pytest.FixtureRequest,
     tmp_path: Path,
-    emulator: EmulatorServer,  # noqa: F811
+    emulator: EmulatorServer,
     instance_template: Path,
 ) -> CrashSite:
     """The shared instance folder, store, ledger and cursor file of one test's processes."""

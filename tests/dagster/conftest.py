@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
-from tests.e2e.conftest import FAST_CLIENT, emulator, emulator_server  # noqa: F401
+from tests.e2e.conftest import FAST_CLIENT, bria_emulator_config  # noqa: F401  (its emulator)
 from tests.ledger.conftest import pg_schema  # noqa: F401
 from tests.ledger.ledger_support import PG_URL
 from tests.storage.seaweedfs import S3Endpoint, seaweedfs  # noqa: F401
@@ -51,7 +51,7 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> BriaStorageResour
 
 
 @pytest.fixture
-def bria_fields(emulator: Any, api_token: str) -> dict[str, Any]:  # noqa: F811
+def bria_fields(emulator: Any, api_token: str) -> dict[str, Any]:
     """BriaResource fields for the emulator: token from the environment, fast polling."""
     return {
         "api_token": dg.EnvVar("BRIA_API_TOKEN"),

@@ -10,7 +10,6 @@ import pytest
 
 from bria_dagster.client import AsyncBriaClient, BriaClient
 from bria_dagster.emulator import EmulatorConfig, EmulatorServer
-from bria_dagster.emulator.config import RUNTIME_FIELDS
 
 FAST_CLIENT: dict[str, Any] = {
     "rate_limit_backend": "memory",
@@ -27,17 +26,9 @@ EMULATOR = EmulatorConfig(output_megapixels=0.03, latency={"*": "fixed:0.1"}, se
 
 
 @pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EMULATOR) as server:
-        yield server
-
-
-@pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
-    """The shared emulator, reset to its session configuration with empty counters."""
-    emulator_server.state.configure(**{name: getattr(EMULATOR, name) for name in RUNTIME_FIELDS})
-    emulator_server.state.reset()
-    return emulator_server
+def bria_emulator_config() -> EmulatorConfig:
+    """The emulator of these tests (the fixtures are the plugin's, see tests/conftest.py)."""
+    return EMULATOR
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""One emulator with the project's operations, on a free loopback port, for the whole package.
+"""One emulator with the project's operations, on a free loopback port, for the whole package
+(the plugin's fixtures, configured here).
 
 Pictures are tiny (``output_megapixels`` 0.03) and jobs take no time, so every operation runs
 for real in a few milliseconds.
@@ -12,7 +13,6 @@ import httpx
 import pytest
 
 from bria_dagster.emulator import EmulatorConfig, EmulatorServer
-from bria_dagster.emulator.config import RUNTIME_FIELDS
 
 from .helpers import AUTH
 
@@ -22,17 +22,9 @@ CONFIG = EmulatorConfig.model_validate(
 
 
 @pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(CONFIG) as server:
-        yield server
-
-
-@pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
-    """The shared emulator, back to its session settings with empty state."""
-    emulator_server.state.configure(**{name: getattr(CONFIG, name) for name in RUNTIME_FIELDS})
-    emulator_server.state.reset()
-    return emulator_server
+def bria_emulator_config() -> EmulatorConfig:
+    """The emulator of these tests (the fixtures are the plugin's, see tests/conftest.py)."""
+    return CONFIG
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 
 from bria_dagster.client import BriaClient
 from bria_dagster.emulator import EmulatorConfig, EmulatorServer
-from bria_dagster.emulator.config import RUNTIME_FIELDS
 from bria_dagster.ledger import Ledger
 from bria_dagster.webhooks import WebhookServer, create_webhook_app
 from tests.ledger.conftest import pg_schema, target  # noqa: F401  (SQLite + PostgreSQL)
@@ -37,17 +36,9 @@ EMULATOR = EmulatorConfig(
 
 
 @pytest.fixture(scope="session")
-def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EMULATOR) as server:
-        yield server
-
-
-@pytest.fixture
-def emulator(emulator_server: EmulatorServer) -> EmulatorServer:
-    """The shared emulator, reset to its session configuration with empty counters."""
-    emulator_server.state.configure(**{name: getattr(EMULATOR, name) for name in RUNTIME_FIELDS})
-    emulator_server.state.reset()
-    return emulator_server
+def bria_emulator_config() -> EmulatorConfig:
+    """The emulator of these tests (the fixtures are the plugin's, see tests/conftest.py)."""
+    return EMULATOR
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The v1 tailored-generation workflow as a state machine, plus the other plain CRUD routes.
 
 Projects → datasets (``draft`` → ``completed``, captions) → images → models (``Created`` →
-``InProgress`` → ``Completed`` after ``config.training_seconds``; ``stop_training`` →
+``InProgress`` → ``Completed`` (``Failed`` under a ``training_failed`` fault) after
+``config.training_seconds``; ``stop_training`` →
 ``Stopped``), with Bria's 201/204/409/412 rules (bria-api.md §5.3). Bodies are validated with
 the client's catalog models. State lives in ``state.extensions`` and is cleared by a reset.
 """
@@ -33,6 +34,7 @@ MAX_BASIC_IMAGES = 200
 MAX_BULK_IMAGES = 5000
 MIN_COMPLETED_IMAGES = 5
 BULK_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+START_TRAINING = "/v1/tailored-gen/models/{model_id}/start_training"
 TRAINING_DEFAULTS: Json = {
     "lr_scheduler": "constant_with_warmup",
     "learning_rate": 1e-4,
@@ -70,7 +72,7 @@ class Tailored:
         started = model.get("_started")
         done = started is not None and self.clock() - started >= self.training_seconds()
         if model["status"] == "InProgress" and done:
-            model["status"] = "Completed"
+            model["status"] = "Failed" if model.get("_fails") else "Completed"
             model["updated_at"] = _now_iso(self.clock)
         return {k: v for k, v in model.items() if not k.startswith("_")}
 
@@ -486,6 +488,7 @@ def start_training(t: Tailored, state: Any, request: Request, body: Json) -> Res
         training_parameters=parameters,
         checkpoint_steps=list(range(interval, steps + 1, interval)) if parameters else [],
         _started=t.clock(),
+        _fails=state.faults.training(START_TRAINING) is not None,
     )
     return _json(t.model_view(model))
 
@@ -503,7 +506,7 @@ def checkpoints(t: Tailored, state: Any, request: Request, body: Json) -> Respon
     items = [
         {
             "checkpoint_step": step,
-            "training_job_id": f"job-{model['id']}",
+            "training_job_id": 10_000 + model["id"],
             "created_at": model["updated_at"],
         }
         for step in model["checkpoint_steps"]
@@ -525,7 +528,7 @@ def checkpoint(t: Tailored, state: Any, request: Request, body: Json) -> Respons
     return _json(
         {
             "checkpoint_step": step,
-            "training_job_id": f"job-{model['id']}",
+            "training_job_id": 10_000 + model["id"],
             "created_at": view["updated_at"],
         }
     )
