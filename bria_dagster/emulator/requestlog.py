@@ -8,7 +8,8 @@ logged.
 
 Bounded, so long runs and benchmarks do not grow memory: at most ``request_log_size`` entries
 and ``request_log_bytes`` body bytes in all; the oldest entries go first. A body larger than the
-whole budget is kept as its size only (``body_truncated``). ``POST /_emulator/reset`` clears
+whole budget, or than :data:`BODY_KEEP_LIMIT`, is kept as its size only (``body_truncated``), so
+an oversized upload that the app refuses while streaming is not held in the log either. ``POST /_emulator/reset`` clears
 the log; sequence numbers keep counting, so ``since`` stays meaningful across a reset.
 """
 
@@ -27,6 +28,10 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bria_dagster.emulator.ratelimit import token_hash
+
+BODY_KEEP_LIMIT = 8 * 1024 * 1024
+"""The largest body kept whole in one entry: bigger than any request a test inspects, far below
+the app's body cap, which a chunked upload may fill before its 413."""
 
 _TOKEN_HEADER = "api_token"
 DRAIN_LIMIT = 1024 * 1024
@@ -194,7 +199,7 @@ class RequestLog:
             entry.complete = not more
             if entry.truncated or not chunk:
                 return
-            if entry.kept + len(chunk) > self._max_bytes:
+            if entry.kept + len(chunk) > min(self._max_bytes, BODY_KEEP_LIMIT):
                 self._bytes -= entry.kept
                 entry.chunks, entry.kept, entry.truncated = [], 0, True
                 return
