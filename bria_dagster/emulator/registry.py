@@ -47,6 +47,8 @@ class OperationContext(Protocol):
     """What an operation may use while it runs (provided by the core, one per job)."""
 
     request_id: str
+    endpoint: str
+    """The operation's path."""
 
     @property
     def config(self) -> EmulatorConfig:
@@ -115,6 +117,9 @@ class JobOperation:
     ``{"image_url": ..., "seed": ...}``. May raise ApiError (460 for an unreachable input)."""
     v1_body: Callable[[dict[str, Any]], Any] | None = None
     """For ``sync="always"``: turn the result into the v1 response body."""
+    sync_result: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """For a ``sync=true`` answer whose result names fields differently from the polled one
+    (FIBO ``/v2/image/edit``: ``structured_instruction`` sync, ``structured_prompt`` polled)."""
 
 
 class RouteProvider(Protocol):

@@ -227,6 +227,25 @@ class Ledger:
         except sa.exc.IntegrityError:
             raise DuplicateRequestIdError(request_id) from None
 
+    def keep_placeholders(
+        self, entry_id: int, result: Mapping[str, Any], result_url: str | None
+    ) -> LedgerEntry:
+        """Keep a ``pending`` entry's v1 answer of placeholder URLs (``result``), so that a wait
+        interrupted before the files fill resumes on the same URLs instead of paying again.
+
+        The entry stays ``pending``; :meth:`mark_completed` later records the same answer once
+        every URL has its file.
+        """
+        entry_id = check.entry_id(entry_id)
+        result = check.json_object("result", result, max_bytes=check.RESULT_MAX_BYTES)
+        result_url = check.optional_text("result_url", result_url, max_length=8192)
+        with self._write() as conn:
+            entry = self._locked(conn, entry_id)
+            if entry.state is not _S.PENDING:
+                raise LedgerStateError(entry_id, entry.state, "keep its placeholder URLs")
+            values = {"result": result, "result_url": result_url, "updated_at": self._clock()}
+            return self._update(conn, entry_id, values)
+
     def mark_ambiguous(self, entry_id: int, error: str) -> LedgerEntry:
         """``submitting`` → ``ambiguous``: the POST went out and its answer was lost.
 
