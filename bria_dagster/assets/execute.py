@@ -159,7 +159,16 @@ class StepRunner:
                     body = await self._client.request("POST", job.endpoint, json=job.call_payload)
                     if returns_placeholders(job.endpoint, job.call_payload):
                         self._fresh_placeholders.add(entry.id)
-                        return placeholders.keep_answer(self._client, self._ledger, entry, body)
+                        kept = placeholders.keep_answer(self._client, self._ledger, entry, body)
+                        self._log_job(
+                            "submitted",
+                            "%s: %s answered with placeholder URLs (ledger request %s); "
+                            "waiting for the files",
+                            job.label,
+                            job.endpoint,
+                            kept.request_id,
+                        )
+                        return kept
                     result = parse_v1_result(body)
                     request_id = result.request_id or placeholders.sync_request_id(entry)
                     self._ledger.mark_submitted(entry.id, request_id, None, time.time())
