@@ -40,9 +40,8 @@ def keep_answer(
     result = parse_v1_result(body)
     first = PollSchedule.for_endpoint(entry.endpoint, client.settings).next_delay(0)
     request_id = sync_request_id(entry)
-    ledger.mark_submitted(entry.id, request_id, None, time.time() + first)
     kept = result.model_copy(update={"request_id": request_id}).model_dump(mode="json")
-    return ledger.keep_placeholders(entry.id, kept, result.url)
+    return ledger.keep_placeholders(entry.id, request_id, kept, result.url, time.time() + first)
 
 
 async def wait_and_complete(

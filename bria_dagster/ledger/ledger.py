@@ -228,23 +228,45 @@ class Ledger:
             raise DuplicateRequestIdError(request_id) from None
 
     def keep_placeholders(
-        self, entry_id: int, result: Mapping[str, Any], result_url: str | None
+        self,
+        entry_id: int,
+        request_id: str,
+        result: Mapping[str, Any],
+        result_url: str | None,
+        next_poll_at: float,
     ) -> LedgerEntry:
-        """Keep a ``pending`` entry's v1 answer of placeholder URLs (``result``), so that a wait
-        interrupted before the files fill resumes on the same URLs instead of paying again.
+        """``submitting`` → ``pending`` for a v1 call answered with placeholder URLs: keep the
+        answer (``result``) in the same write, so that a wait interrupted before the files fill
+        resumes on the same URLs instead of paying again.
 
-        The entry stays ``pending``; :meth:`mark_completed` later records the same answer once
-        every URL has its file.
+        :meth:`mark_completed` later records the answer once every URL has its file. Repeating
+        the call with the same request_id changes nothing.
         """
         entry_id = check.entry_id(entry_id)
+        request_id = rows.short_text("request_id", request_id)
         result = check.json_object("result", result, max_bytes=check.RESULT_MAX_BYTES)
         result_url = check.optional_text("result_url", result_url, max_length=8192)
-        with self._write() as conn:
-            entry = self._locked(conn, entry_id)
-            if entry.state is not _S.PENDING:
-                raise LedgerStateError(entry_id, entry.state, "keep its placeholder URLs")
-            values = {"result": result, "result_url": result_url, "updated_at": self._clock()}
-            return self._update(conn, entry_id, values)
+        next_poll_at = check.timestamp("next_poll_at", next_poll_at)
+        try:
+            with self._write() as conn:
+                entry = self._locked(conn, entry_id)
+                if entry.state is not _S.SUBMITTING:
+                    if entry.request_id == request_id:
+                        return entry
+                    raise LedgerStateError(entry_id, entry.state, "keep its placeholder URLs")
+                now = self._clock()
+                values = {
+                    "state": _S.PENDING,
+                    "request_id": request_id,
+                    "submitted_at": now,
+                    "next_poll_at": next_poll_at,
+                    "result": result,
+                    "result_url": result_url,
+                    "updated_at": now,
+                }
+                return self._update(conn, entry_id, values)
+        except sa.exc.IntegrityError:
+            raise DuplicateRequestIdError(request_id) from None
 
     def mark_ambiguous(self, entry_id: int, error: str) -> LedgerEntry:
         """``submitting`` → ``ambiguous``: the POST went out and its answer was lost.

@@ -155,6 +155,9 @@ class ResultCollector:
         except JobFailedError as failed:
             self._fail(entry, failed, report)
             return
+        except BriaError:
+            self._reschedule(entry, 0)
+            return
         counts["completed"] += 1
 
     def _fail(self, entry: LedgerEntry, failed: JobFailedError, report: TickReport) -> None:
