@@ -41,7 +41,9 @@ def keep_answer(
     first = PollSchedule.for_endpoint(entry.endpoint, client.settings).next_delay(0)
     request_id = sync_request_id(entry)
     kept = result.model_copy(update={"request_id": request_id}).model_dump(mode="json")
-    return ledger.keep_placeholders(entry.id, request_id, kept, result.url, time.time() + first)
+    return ledger.mark_submitted(
+        entry.id, request_id, None, time.time() + first, result=kept, result_url=result.url
+    )
 
 
 async def wait_and_complete(

@@ -193,13 +193,29 @@ class Ledger:
             return existing
 
     def mark_submitted(
-        self, entry_id: int, request_id: str, status_url: str | None, next_poll_at: float
+        self,
+        entry_id: int,
+        request_id: str,
+        status_url: str | None,
+        next_poll_at: float,
+        *,
+        result: Mapping[str, Any] | None = None,
+        result_url: str | None = None,
     ) -> LedgerEntry:
         """``submitting`` → ``pending``: the API accepted the job as ``request_id``.
+
+        ``result`` / ``result_url``: a v1 answer of placeholder URLs (ads, ``sync: false``
+        shots) and its first URL, kept in the same write, so that a wait interrupted before the
+        files fill resumes on the same URLs instead of paying again (:meth:`mark_completed`
+        records the answer again once every URL has its file).
 
         Repeating the call with the same request_id changes nothing. Raises
         :class:`DuplicateRequestIdError` if another entry holds ``request_id``.
         """
+        kept: dict[str, Any] = {}
+        if result is not None:
+            kept["result"] = check.json_object("result", result, max_bytes=check.RESULT_MAX_BYTES)
+            kept["result_url"] = check.optional_text("result_url", result_url, max_length=8192)
         entry_id = check.entry_id(entry_id)
         request_id = rows.short_text("request_id", request_id)
         status_url = check.optional_text("status_url", status_url, max_length=4096)
@@ -222,49 +238,9 @@ class Ledger:
                         "submitted_at": now,
                         "next_poll_at": next_poll_at,
                         "updated_at": now,
+                        **kept,
                     },
                 )
-        except sa.exc.IntegrityError:
-            raise DuplicateRequestIdError(request_id) from None
-
-    def keep_placeholders(
-        self,
-        entry_id: int,
-        request_id: str,
-        result: Mapping[str, Any],
-        result_url: str | None,
-        next_poll_at: float,
-    ) -> LedgerEntry:
-        """``submitting`` → ``pending`` for a v1 call answered with placeholder URLs: keep the
-        answer (``result``) in the same write, so that a wait interrupted before the files fill
-        resumes on the same URLs instead of paying again.
-
-        :meth:`mark_completed` later records the answer once every URL has its file. Repeating
-        the call with the same request_id changes nothing.
-        """
-        entry_id = check.entry_id(entry_id)
-        request_id = rows.short_text("request_id", request_id)
-        result = check.json_object("result", result, max_bytes=check.RESULT_MAX_BYTES)
-        result_url = check.optional_text("result_url", result_url, max_length=8192)
-        next_poll_at = check.timestamp("next_poll_at", next_poll_at)
-        try:
-            with self._write() as conn:
-                entry = self._locked(conn, entry_id)
-                if entry.state is not _S.SUBMITTING:
-                    if entry.request_id == request_id:
-                        return entry
-                    raise LedgerStateError(entry_id, entry.state, "keep its placeholder URLs")
-                now = self._clock()
-                values = {
-                    "state": _S.PENDING,
-                    "request_id": request_id,
-                    "submitted_at": now,
-                    "next_poll_at": next_poll_at,
-                    "result": result,
-                    "result_url": result_url,
-                    "updated_at": now,
-                }
-                return self._update(conn, entry_id, values)
         except sa.exc.IntegrityError:
             raise DuplicateRequestIdError(request_id) from None
 
