@@ -12,11 +12,11 @@ import asyncio
 import logging
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from bria_dagster.assets import placeholders
 from bria_dagster.assets.images import ImageFacts, extension_for, inspect_image
 from bria_dagster.assets.plan import (
     SUMMARY_EXPECTED,
@@ -40,6 +40,7 @@ from bria_dagster.client.errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
@@ -105,6 +106,8 @@ class StepRunner:
         self._gate = asyncio.Semaphore(max_in_flight)
         self._log = log or logging.getLogger(__name__)
         self._job_lines: dict[str, int] = {}
+        self._fresh_placeholders: set[int] = set()
+        """Entries whose placeholder answer this runner received (others resume at once)."""
 
     # --- submitting -------------------------------------------------------------------------
 
@@ -160,8 +163,20 @@ class StepRunner:
                     body = await self._client.request(
                         "POST", job.endpoint, json=job.call_payload, guard=guard
                     )
+                    if returns_placeholders(job.endpoint, job.call_payload):
+                        self._fresh_placeholders.add(entry.id)
+                        kept = placeholders.keep_answer(self._client, self._ledger, entry, body)
+                        self._log_job(
+                            "submitted",
+                            "%s: %s answered with placeholder URLs (ledger request %s); "
+                            "waiting for the files",
+                            job.label,
+                            job.endpoint,
+                            kept.request_id,
+                        )
+                        return kept
                     result = parse_v1_result(body)
-                    request_id = result.request_id or f"sync-{entry.id}-{uuid.uuid4().hex[:12]}"
+                    request_id = result.request_id or placeholders.sync_request_id(entry)
                     self._ledger.mark_submitted(entry.id, request_id, None, time.time())
                     return self._ledger.mark_completed(
                         entry.id, result.model_dump(mode="json"), result.url
@@ -234,10 +249,14 @@ class StepRunner:
             for job, item in zip(jobs, entries, strict=True)
             if isinstance(item, LedgerEntry)
         ]
-        waiting = [(job, e) for job, e in live if e.state is EntryState.PENDING]
+        pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
+        waiting = [(job, e) for job, e in pending if placeholders.urls_of(e) is None]
+        filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
         finished = {e.id: e for _, e in live if e.state is not EntryState.PENDING}
         if waiting:
             finished.update(await self._wait(waiting, errors))
+        if filling:
+            finished.update(await self._wait_placeholders(filling, errors))
         stored = await asyncio.gather(
             *(self._store_one(job, finished[e.id]) for job, e in live if e.id in finished)
         )
@@ -276,6 +295,31 @@ class StepRunner:
                 # Still pending (timeout, API unreachable): a retry of the step resumes the wait.
                 retryable = isinstance(error, WaitTimeoutError | BriaConnectionError | BriaError)
                 errors.append(JobError(job, str(error), retryable=retryable))
+        return done
+
+    async def _wait_placeholders(
+        self, filling: list[tuple[PlannedJob, LedgerEntry]], errors: list[JobError]
+    ) -> dict[int, LedgerEntry]:
+        async def one(job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
+            resume = entry.id not in self._fresh_placeholders
+            try:
+                return await placeholders.wait_and_complete(
+                    self._client, self._ledger, entry, resume=resume
+                )
+            except JobFailedError as error:
+                retryable = not error.is_moderation
+                text = _job_error_text(error)
+                self._ledger.mark_failed(entry.id, error.code, text, retryable=retryable)
+                return JobError(job, str(error), retryable=retryable)
+            except BriaError as error:  # still filling: a retry of the step resumes the wait
+                return JobError(job, str(error), retryable=True)
+
+        done: dict[int, LedgerEntry] = {}
+        for item in await asyncio.gather(*(one(job, entry) for job, entry in filling)):
+            if isinstance(item, JobError):
+                errors.append(item)
+            else:
+                done[item.id] = item
         return done
 
     def complete(self, entry: LedgerEntry, result: JobResult) -> LedgerEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -21,6 +22,12 @@ from bria_dagster.client.download import (
     is_retryable_download,
 )
 from bria_dagster.client.errors import BriaError
+from bria_dagster.client.placeholders import (
+    PROBE_HEADERS,
+    PlaceholderState,
+    probe_state,
+    retry_after_of,
+)
 from bria_dagster.client.polling import JobOutcome, finished_result
 from bria_dagster.client.ratelimit import STATUS_BUDGET
 from bria_dagster.client.results import JobResult, JobStatus, Submission
@@ -235,6 +242,40 @@ class AsyncBriaClient(CatalogMixin[Async]):
         async with contextlib.aclosing(batch) as outcomes:
             outcome = await anext(outcomes)
         return outcome.unwrap()
+
+    async def wait_placeholders(
+        self,
+        urls: Sequence[str],
+        *,
+        endpoint: str,
+        request: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - per-URL deadline, WaitTimeoutError
+        resume: bool = False,
+    ) -> None:
+        """Wait until every placeholder URL has its file; see
+        :meth:`BriaClient.wait_placeholders`."""
+        watches = self._core.placeholder_watches(urls, endpoint, request, timeout, resume)
+        started = time.monotonic()
+        try:
+            for watch in watches:
+                while True:
+                    await asyncio.sleep(max(0.0, watch.due - time.monotonic()))
+                    await self._take_status_slot()
+                    state, pause = await self._probe(watch.url)
+                    if watch.observe(state, time.monotonic(), pause):
+                        break
+                    if watch.expired(time.monotonic()):
+                        raise watch.timeout_error(time.monotonic())
+        finally:
+            self._core.usage.waited("job_wait_s", time.monotonic() - started)
+
+    async def _probe(self, url: str) -> tuple[str, float]:
+        self._core.placeholder_probe_sent()
+        try:
+            response = await self._downloads.get(url, headers=PROBE_HEADERS)
+        except httpx.TransportError:
+            return PlaceholderState.HICCUP, 0.0
+        return probe_state(response), retry_after_of(response)
 
     async def run(self, endpoint: str, payload: Mapping[str, Any]) -> JobResult:
         """Run a job to its end (``sync: true`` where allowed); see :meth:`BriaClient.run`."""

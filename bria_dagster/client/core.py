@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from bria_dagster.client.http_errors import (
     scrub_tree,
     transport_error,
 )
+from bria_dagster.client.placeholders import PlaceholderWatch
 from bria_dagster.client.polling import JobWatch, check_request_id
 from bria_dagster.client.ratelimit import STATUS_BUDGET, RateLimiter
 from bria_dagster.client.ratelimit_stores import open_store
@@ -47,6 +48,8 @@ log = logging.getLogger("bria_dagster.client")
 USER_AGENT = f"bria-dagster/{__version__} (python; httpx)"
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _IDEMPOTENT = ("GET", "HEAD", "OPTIONS")
+PLACEHOLDER_BUDGET = "placeholder-probes"
+"""The usage key of v1 placeholder probes (they draw on the status budget)."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,37 @@ class ClientCore:
             now=time.monotonic(),
             wall_now=time.time(),
         )
+
+    def placeholder_watches(
+        self,
+        urls: Sequence[str],
+        endpoint: str,
+        request: str | None,
+        timeout: float | None,
+        resume: bool,
+    ) -> list[PlaceholderWatch]:
+        """Start following v1 placeholder URLs (see :mod:`bria_dagster.client.placeholders`)."""
+        if timeout is not None and not timeout > 0:
+            raise BriaInputError("timeout", "must be a positive number of seconds")
+        path = endpoint_path(endpoint)
+        name = request or f"POST {path}"
+        now = time.monotonic()
+        return [
+            PlaceholderWatch.start(
+                check_http_url(url, f"urls[{index}]"),
+                request=name,
+                endpoint=path,
+                settings=self.settings,
+                timeout=timeout,
+                now=now,
+                first_delay_s=0.0 if resume else None,
+            )
+            for index, url in enumerate(urls)
+        ]
+
+    def placeholder_probe_sent(self) -> None:
+        """Count one probe of a placeholder URL (a status poll: it spends the status budget)."""
+        self.usage.call(PLACEHOLDER_BUDGET, status_poll=True)
 
     # --- answers -----------------------------------------------------------------------------
 

@@ -171,10 +171,18 @@ class JobFailedError(BriaError):
 class WaitTimeoutError(BriaError):
     """Stopped waiting before the job ended. The job may still complete: resume with its id."""
 
-    def __init__(self, request_id: str, waited_seconds: float) -> None:
+    def __init__(self, request_id: str, waited_seconds: float, *, url: str | None = None) -> None:
         self.request_id = request_id
         self.waited_seconds = waited_seconds
-        super().__init__(f"job {request_id} still running after {waited_seconds:.1f} s")
+        self.url = url
+        """For a v1 placeholder result: the URL that never filled."""
+        if url is None:
+            super().__init__(f"job {request_id} still running after {waited_seconds:.1f} s")
+        else:
+            super().__init__(
+                f"{request_id}: placeholder result {url.partition('?')[0]} still not filled "
+                f"after {waited_seconds:.1f} s (not sent again: wait longer or check with Bria)"
+            )
 
 
 class DownloadError(BriaError):

@@ -22,6 +22,12 @@ from bria_dagster.client.download import (
     is_retryable_download,
 )
 from bria_dagster.client.errors import BriaError
+from bria_dagster.client.placeholders import (
+    PROBE_HEADERS,
+    PlaceholderState,
+    probe_state,
+    retry_after_of,
+)
 from bria_dagster.client.polling import POLL_HICCUPS, finished_result
 from bria_dagster.client.ratelimit import STATUS_BUDGET
 from bria_dagster.client.results import JobResult, JobStatus, Submission
@@ -158,6 +164,46 @@ class BriaClient(CatalogMixin[Sync]):
                     raise watch.timeout_error(time.monotonic())
         finally:
             self._core.usage.waited("job_wait_s", time.monotonic() - watch.started)
+
+    def wait_placeholders(
+        self,
+        urls: Sequence[str],
+        *,
+        endpoint: str,
+        request: str | None = None,
+        timeout: float | None = None,
+        resume: bool = False,
+    ) -> None:
+        """Wait until every placeholder URL of a v1 answer has its file (see
+        :mod:`bria_dagster.client.placeholders`); probes go on the status schedule of
+        ``endpoint``'s family, within the status budget, without the token.
+
+        A zero-byte file raises :class:`JobFailedError` (``is_moderation``); a URL still empty
+        at ``timeout`` (default ``wait_timeout_s``) raises :class:`WaitTimeoutError` naming it
+        and ``request``. ``resume``: probe at once (a wait picked up after a restart).
+        """
+        watches = self._core.placeholder_watches(urls, endpoint, request, timeout, resume)
+        started = time.monotonic()
+        try:
+            for watch in watches:
+                while True:
+                    time.sleep(max(0.0, watch.due - time.monotonic()))
+                    self._core.limiter_waited(self._core.limiter.acquire(STATUS_BUDGET))
+                    state, pause = self._probe(watch.url)
+                    if watch.observe(state, time.monotonic(), pause):
+                        break
+                    if watch.expired(time.monotonic()):
+                        raise watch.timeout_error(time.monotonic())
+        finally:
+            self._core.usage.waited("job_wait_s", time.monotonic() - started)
+
+    def _probe(self, url: str) -> tuple[str, float]:
+        self._core.placeholder_probe_sent()
+        try:
+            response = self._downloads.get(url, headers=PROBE_HEADERS)
+        except httpx.TransportError:
+            return PlaceholderState.HICCUP, 0.0
+        return probe_state(response), retry_after_of(response)
 
     def wait_many(
         self,

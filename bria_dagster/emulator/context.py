@@ -54,8 +54,13 @@ class JobContext:
         return open_image(self.load_bytes(value, field), field)
 
     def store_bytes(self, data: bytes, content_type: str, extension: str) -> str:
-        """Store a result file and return its expiring URL."""
-        return self._state.store_bytes(data, content_type, extension, endpoint=self.endpoint)
+        """Store a result file and return its expiring URL (a placeholder job's file answers
+        404 until the job's latency has passed)."""
+        job = self._state.jobs.get(self.request_id)
+        available_at = job.done_at if job is not None and job.placeholder else 0.0
+        return self._state.store_bytes(
+            data, content_type, extension, endpoint=self.endpoint, available_at=available_at
+        )
 
     def store_image(self, image: Image.Image, fmt: str = "PNG") -> str:
         """Encode (PNG, JPEG or WEBP) and store an image; return its expiring URL."""

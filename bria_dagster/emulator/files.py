@@ -7,6 +7,7 @@ itself outlives its URLs: every status read of a finished job mints fresh ones.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import math
@@ -44,6 +45,8 @@ class StoredFile:
     content_type: str
     size: int
     ttl_s: float
+    available_at: float = 0.0
+    """Clock time before which the file answers 404, as a v1 placeholder URL does."""
 
 
 class FileStore:
@@ -75,10 +78,19 @@ class FileStore:
             self._files[stored.file_id] = stored
         return stored
 
-    def put_bytes(self, data: bytes, content_type: str, extension: str, ttl_s: float) -> StoredFile:
-        """Store ``data`` as a new file."""
+    def put_bytes(
+        self,
+        data: bytes,
+        content_type: str,
+        extension: str,
+        ttl_s: float,
+        available_at: float = 0.0,
+    ) -> StoredFile:
+        """Store ``data`` as a new file (404 until ``available_at``: a placeholder's file)."""
         stored = self._new(content_type, extension, len(data), ttl_s)
         stored.path.write_bytes(data)
+        if available_at:
+            stored = dataclasses.replace(stored, available_at=available_at)
         return self._register(stored)
 
     def put_sized(self, size: int, content_type: str, extension: str, ttl_s: float) -> StoredFile:
@@ -134,6 +146,8 @@ class FileStore:
             raise FileAccessError(403, "AccessDenied: signature does not match")
         if int(exp) < self._clock():
             raise FileAccessError(403, "AccessDenied: Request has expired")
+        if stored.available_at > self._clock():
+            raise FileAccessError(404, "NoSuchKey")  # a placeholder whose job has not ended
         return stored
 
     def resolve(self, base_url: str, url: str) -> StoredFile | None:

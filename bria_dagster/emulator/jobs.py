@@ -38,6 +38,9 @@ class Job:
     error: ApiError | None = None
     finished: bool = False
     """Set (last) by the worker when ``result`` or ``error`` is final."""
+    placeholder: bool = False
+    """A v1 call answered at once with placeholder URLs: its files answer 404 until
+    ``done_at`` (bria-api.md §5.2, §5.4)."""
     future: Future[None] | None = field(default=None, repr=False)
 
     def state(self, now: float) -> JobState:

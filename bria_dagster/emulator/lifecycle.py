@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bria_dagster.client.endpoints import FAMILIES
+from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response, new_request_id
 from bria_dagster.emulator.guard import TOKEN_KEY
@@ -75,6 +76,8 @@ def submit_endpoint(
         warning = validated.pop(WARNING_KEY, None)
         seed = validated.get("seed")
         waits = operation.sync == "always" or sync
+        # Bria answers v1 ads (and v1 sync:false shots) at once with URLs that fill later.
+        placeholder = operation.sync == "always" and returns_placeholders(operation.path, body)
         job = state.create_job(
             request_id,
             operation.path,
@@ -83,6 +86,7 @@ def submit_endpoint(
             webhook_url=None if waits else webhook_url,
             webhook_token=request.scope[TOKEN_KEY],
             warning=warning,
+            placeholder=placeholder,
         )
         base = base_url_of(state, request)
         state.start_job(job, operation, validated)
@@ -95,10 +99,16 @@ def submit_endpoint(
                 answer["warning"] = warning
             return JSONResponse(answer, status_code=202)
 
-        await state.ended(job)
+        if placeholder:  # the work (a second at most), not the latency: files 404 until done_at
+            assert job.future is not None
+            await asyncio.wrap_future(job.future)
+        else:
+            await state.ended(job)
         if job.error is not None:
             return error_response(job.error, request_id)
         result = state.present_result(job.result or {})
+        if sync and operation.sync_result is not None:
+            result = operation.sync_result(result)
         if operation.sync == "always":
             return JSONResponse(operation.v1_body(result) if operation.v1_body else result)
         answer = {"request_id": request_id, "result": result}

@@ -47,6 +47,8 @@ class OperationContext(Protocol):
     """What an operation may use while it runs (provided by the core, one per job)."""
 
     request_id: str
+    endpoint: str
+    """The operation's path."""
 
     @property
     def config(self) -> EmulatorConfig:
@@ -120,6 +122,9 @@ class JobOperation:
     them before it makes a job, as Bria does on the POST: over the size cap → 413, not an image →
     415, with no job and nothing billed. An input that cannot be fetched is left to ``execute``
     (460)."""
+    sync_result: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """For a ``sync=true`` answer whose result names fields differently from the polled one
+    (FIBO ``/v2/image/edit``: ``structured_instruction`` sync, ``structured_prompt`` polled)."""
 
 
 class RouteProvider(Protocol):

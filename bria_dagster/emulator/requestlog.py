@@ -9,8 +9,9 @@ logged.
 Bounded, so long runs and benchmarks do not grow memory: at most ``request_log_size`` entries
 and ``request_log_bytes`` body bytes in all; the oldest entries go first. A body larger than the
 whole budget, or than :data:`BODY_KEEP_LIMIT`, is kept as its size only (``body_truncated``), so
-an oversized upload that the app refuses while streaming is not held in the log either. ``POST /_emulator/reset`` clears
-the log; sequence numbers keep counting, so ``since`` stays meaningful across a reset.
+an oversized upload that the app refuses while streaming is not held in the log either.
+``POST /_emulator/reset`` clears the log; sequence numbers keep counting, so ``since`` stays
+meaningful across a reset.
 """
 
 from __future__ import annotations

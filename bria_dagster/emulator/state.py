@@ -108,10 +108,18 @@ class EmulatorState:
     # -- files ---------------------------------------------------------------------------------
 
     def store_bytes(
-        self, data: bytes, content_type: str, extension: str, *, endpoint: str = "/v2"
+        self,
+        data: bytes,
+        content_type: str,
+        extension: str,
+        *,
+        endpoint: str = "/v2",
+        available_at: float = 0.0,
     ) -> str:
-        """Store a result file and return its URL (v1 endpoints' URLs live 1 h by default)."""
-        stored = self.files.put_bytes(data, content_type, extension, self._ttl(endpoint))
+        """Store a result file and return its URL (v1 endpoints' URLs live 1 h by default;
+        ``available_at``: the URL answers 404 until then, a v1 placeholder)."""
+        ttl = self._ttl(endpoint)
+        stored = self.files.put_bytes(data, content_type, extension, ttl, available_at)
         return self.files.url(self.base_url, stored)
 
     def file_url(self, file_id: str) -> str:
@@ -148,6 +156,7 @@ class EmulatorState:
         webhook_url: str | None = None,
         webhook_token: str | None = None,
         warning: str | None = None,
+        placeholder: bool = False,
     ) -> Job:
         """Record a new job, its latency drawn and any job fault decided."""
         now = self.clock()
@@ -169,6 +178,7 @@ class EmulatorState:
             if fault.kind == "job_error"
             else JobState.UNKNOWN,
             warning=warning,
+            placeholder=placeholder,
         )
         self.stats.submits[endpoint] += 1
         return self.jobs.add(job)

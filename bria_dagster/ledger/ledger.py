@@ -260,13 +260,29 @@ class Ledger:
             return self._update(conn, entry_id, {"state": _S.PENDING})
 
     def mark_submitted(
-        self, entry_id: int, request_id: str, status_url: str | None, next_poll_at: float
+        self,
+        entry_id: int,
+        request_id: str,
+        status_url: str | None,
+        next_poll_at: float,
+        *,
+        result: Mapping[str, Any] | None = None,
+        result_url: str | None = None,
     ) -> LedgerEntry:
         """``submitting`` → ``pending``: the API accepted the job as ``request_id``.
+
+        ``result`` / ``result_url``: a v1 answer of placeholder URLs (ads, ``sync: false``
+        shots) and its first URL, kept in the same write, so that a wait interrupted before the
+        files fill resumes on the same URLs instead of paying again (:meth:`mark_completed`
+        records the answer again once every URL has its file).
 
         Repeating the call with the same request_id changes nothing. Raises
         :class:`DuplicateRequestIdError` if another entry holds ``request_id``.
         """
+        kept: dict[str, Any] = {}
+        if result is not None:
+            kept["result"] = check.json_object("result", result, max_bytes=check.RESULT_MAX_BYTES)
+            kept["result_url"] = check.optional_text("result_url", result_url, max_length=8192)
         entry_id = check.entry_id(entry_id)
         request_id = rows.short_text("request_id", request_id)
         status_url = check.optional_text("status_url", status_url, max_length=4096)
@@ -289,6 +305,7 @@ class Ledger:
                         "submitted_at": now,
                         "next_poll_at": next_poll_at,
                         "updated_at": now,
+                        **kept,
                     },
                 )
         except sa.exc.IntegrityError:

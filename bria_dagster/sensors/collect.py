@@ -12,13 +12,22 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bria_dagster.assets import placeholders
 from bria_dagster.assets.execute import record_of_stored, store_entry
 from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobState, JobStatus
-from bria_dagster.client.errors import BriaError, JobFailedError, RateLimitError
+from bria_dagster.client.errors import (
+    BriaError,
+    JobFailedError,
+    RateLimitError,
+    WaitTimeoutError,
+)
 from bria_dagster.client.polling import PollSchedule, finished_result
 from bria_dagster.ledger import NO_RESULT_CODE, EntryState, Ledger, LedgerEntry
 from bria_dagster.storage import ObjectStore, StorageError
+
+PLACEHOLDER_PROBE_S = 0.001
+"""A tick probes each placeholder URL once: a wait this short ends after its first probe."""
 
 AGE_POLL_FRACTION = 0.2
 """A running job is polled again after at least this share of its age."""
@@ -108,6 +117,9 @@ class ResultCollector:
                 if time.monotonic() >= deadline:
                     self._release(entry)
                     return
+                if placeholders.urls_of(entry) is not None:
+                    await self._probe_placeholders(entry, report)
+                    return
                 try:
                     status = await asyncio.wait_for(
                         self._client.status(entry.request_id or ""),
@@ -128,17 +140,40 @@ class ResultCollector:
 
         await asyncio.gather(*(poll(entry) for entry in claimed))
 
+    async def _probe_placeholders(self, entry: LedgerEntry, report: TickReport) -> None:
+        """One probe of each placeholder URL of a v1 answer (no wait; never re-POSTed)."""
+        counts = report.counts
+        counts["polled"] += 1
+        try:
+            await placeholders.wait_and_complete(
+                self._client, self._ledger, entry, resume=True, timeout=PLACEHOLDER_PROBE_S
+            )
+        except WaitTimeoutError:
+            counts["still_running"] += 1
+            self._reschedule(entry, 1)
+            return
+        except JobFailedError as failed:
+            self._fail(entry, failed, report)
+            return
+        except BriaError:
+            self._reschedule(entry, 0)
+            return
+        counts["completed"] += 1
+
+    def _fail(self, entry: LedgerEntry, failed: JobFailedError, report: TickReport) -> None:
+        report.counts["failed"] += 1
+        retryable = not failed.is_moderation
+        message = failed.message or failed.details or f"job ended {failed.status}"
+        code = failed.code if failed.code is not None else failed.status
+        ended = self._ledger.mark_failed(entry.id, code, message, retryable=retryable)
+        report.failures.append(ended)
+
     def _record(self, entry: LedgerEntry, status: JobStatus, report: TickReport) -> None:
         counts = report.counts
         try:
             result = finished_result(status, entry.request_id)
         except JobFailedError as failed:
-            counts["failed"] += 1
-            retryable = not failed.is_moderation
-            message = failed.message or failed.details or f"job ended {failed.status}"
-            code = failed.code if failed.code is not None else failed.status
-            ended = self._ledger.mark_failed(entry.id, code, message, retryable=retryable)
-            report.failures.append(ended)
+            self._fail(entry, failed, report)
             return
         if result is None or status.status is JobState.IN_PROGRESS:
             # Also a status Bria does not document: polled again, never failed or resubmitted.

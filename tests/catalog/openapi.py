@@ -1,5 +1,6 @@
-"""Bria's OpenAPI files, read from the ``shared`` folder beside the repository, with their
-``$ref``s resolved and ``allOf``/``oneOf``/``anyOf`` merged into plain property maps."""
+"""Bria's OpenAPI files, read from the repository's copies in ``tests/data/bria-openapi`` (see
+its PROVENANCE.md), with their ``$ref``s resolved and ``allOf``/``oneOf``/``anyOf`` merged into
+plain property maps."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "bria-openapi"
+SPEC_DIR = Path(__file__).resolve().parents[1] / "data" / "bria-openapi"
+SPEC_FILE_COUNT = 10
 METHODS = ("get", "post", "put", "delete", "patch")
 
 
@@ -88,7 +90,10 @@ def _responses(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, dict[str, A
 def load_operations() -> tuple[SpecOperation, ...]:
     """Every operation of every spec file, with its full path (server path + path)."""
     operations: list[SpecOperation] = []
-    for file in sorted(SPEC_DIR.glob("*.yml")):
+    files = sorted(SPEC_DIR.glob("*.yml"))
+    if len(files) != SPEC_FILE_COUNT:  # at import time: parametrized tests must never go empty
+        raise FileNotFoundError(f"{SPEC_DIR}: expected {SPEC_FILE_COUNT} spec files")
+    for file in files:
         doc = yaml.safe_load(file.read_text())
         for path, item in doc["paths"].items():
             for method in METHODS:

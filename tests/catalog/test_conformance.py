@@ -1,9 +1,9 @@
 """The catalog against Bria's own OpenAPI files, operation by operation.
 
-For every operation of ``../shared/bria-openapi/*.yml`` either the catalog covers it with the
-same method, the same request fields, enum values, required inputs and ranges (differences only
-where the model's ``spec_notes`` explains them), and accepts the spec's own example bodies — or
-it is listed in ``NOT_COVERED`` with the reason.
+For every operation of Bria's OpenAPI files (``tests/data/bria-openapi/*.yml``) either the
+catalog covers it with the same method, the same request fields, enum values, required inputs
+and ranges (differences only where the model's ``spec_notes`` explains them), and accepts the
+spec's own example bodies — or it is listed in ``NOT_COVERED`` with the reason.
 """
 
 from __future__ import annotations

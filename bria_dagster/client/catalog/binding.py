@@ -24,6 +24,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from bria_dagster.client.catalog.base import BriaRequest
 from bria_dagster.client.catalog.effects import (
     ApiCall,
+    AwaitPlaceholders,
     Plan,
     Run,
     Submit,
@@ -34,6 +35,7 @@ from bria_dagster.client.catalog.effects import (
 )
 from bria_dagster.client.catalog.registry import OperationSpec, find_operation, spec_for
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
 from bria_dagster.client.results import JobResult, Submission
 
 logger = logging.getLogger("bria_dagster.client.catalog")
@@ -124,9 +126,13 @@ def job_plan(spec: OperationSpec, request: BriaRequest, *, wait: bool) -> Plan[A
 
 
 def v1_plan(spec: OperationSpec, request: BriaRequest, parse: Callable[[Any], T]) -> Plan[T]:
-    """POST a synchronous v1 body and parse the answer."""
+    """POST a synchronous v1 body and parse the answer; an answer of placeholder URLs (ads,
+    ``sync: false`` shots) is returned once every URL has filled (never POSTed again)."""
     payload = request.with_client_defaults().to_payload()
     body = yield ApiCall(spec.method, spec.path, json=payload)
+    if returns_placeholders(spec.path, payload):
+        urls = tuple(placeholder_urls(body))
+        yield AwaitPlaceholders(urls, spec.path, f"{spec.method} {spec.path}")
     return parse(body)
 
 

@@ -88,6 +88,18 @@ class ApiCall(Effect):
 
 
 @dataclass(frozen=True)
+class AwaitPlaceholders(Effect):
+    """``client.wait_placeholders``: wait until a v1 answer's placeholder URLs have filled."""
+
+    urls: tuple[str, ...]
+    endpoint: str
+    request: str
+
+    def perform(self, client: Any) -> Any:
+        return client.wait_placeholders(self.urls, endpoint=self.endpoint, request=self.request)
+
+
+@dataclass(frozen=True)
 class Sleep(Effect):
     """Pause between polls."""
 

@@ -34,6 +34,7 @@ MODERATED_INPUT_FAMILIES = frozenset({"generation", "structured_prompt", "fibo_e
 """Families whose ``visual_input_content_moderation`` defaults to true (bria-api.md §1.4);
 elsewhere it is off unless the body turns it on."""
 MODERATED_INPUT_PATHS = frozenset({"/v2/image/edit/product/integrate"})
+FIBO_EDIT = "/v2/image/edit"
 EDIT_TEXT_FIELDS = ("instruction", "object_name", "season", "new_text", "color", "style")
 """The field that carries what a FIBO edit does, in the order they are looked for."""
 
@@ -183,7 +184,10 @@ def _edit(
             if body.get("refine_prompt", True):
                 result["refined_prompt"] = f"{body['prompt']}, detailed, natural light"
         if fibo:
-            result["structured_instruction"] = structured_instruction(_edit_text(body), ctx.seed)
+            described = structured_instruction(_edit_text(body), ctx.seed)
+            # /v2/image/edit: the polled result names it structured_prompt (bria-api.md §5.6)
+            name = "structured_prompt" if ctx.endpoint == FIBO_EDIT else "structured_instruction"
+            result[name] = described
         return result
 
     return work
@@ -368,12 +372,19 @@ def _ads_generate(ctx: OperationContext, body: Body) -> Body:
     image = draw.generate(" ".join(texts) or "advert", ctx.seed, size)
     for text in texts[:1]:
         image = draw.annotate(image, text)
+    url = None
+    if body.get("content_moderation"):
+        try:
+            for text in texts:
+                ctx.check_moderation(text, "elements")
+        except ApiError:  # Bria: "failed ads are replaced with zero-byte files"
+            url = ctx.store_bytes(b"", "image/png", "png")
     return {
         "ads": [
             {
                 "id": uuid.uuid4().int % 10**8,
                 "name": f"template {body['template_id']}",
-                "url": ctx.store_image(image, "PNG"),
+                "url": url or ctx.store_image(image, "PNG"),
                 "resolution": {"width": size[0], "height": size[1]},
                 "editor_iframe": "",
             }
@@ -595,6 +606,14 @@ def _v1_body(spec: OperationSpec) -> Callable[[Body], Any] | None:
     return None
 
 
+def _fibo_sync_result(result: Body) -> Body:
+    """FIBO ``/v2/image/edit`` answers ``structured_instruction`` when sync (bria-api.md §5.6)."""
+    renamed = {k: v for k, v in result.items() if k != "structured_prompt"}
+    if "structured_prompt" in result:
+        renamed["structured_instruction"] = result["structured_prompt"]
+    return renamed
+
+
 def job_operations() -> list[JobOperation]:
     """A JobOperation for every catalog operation that makes a job (CRUD routes excepted)."""
     operations = []
@@ -613,6 +632,7 @@ def job_operations() -> list[JobOperation]:
                 execute=work,
                 v1_body=_v1_body(spec),
                 image_fields=_image_fields(spec),
+                sync_result=_fibo_sync_result if spec.path == FIBO_EDIT else None,
             )
         )
     return operations
