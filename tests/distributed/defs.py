@@ -19,8 +19,9 @@ from bria_dagster.client.catalog.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor
 
-PARTITIONS_PER_RUN = 20
-"""A backfill's runs each take this many partitions (60 partitions: 3 runs)."""
+PARTITIONS_PER_RUN = 30
+"""A backfill's runs each take this many partitions (60 partitions: 2 runs): each run is a
+process of its own, plus one Celery task per step."""
 
 env = os.environ.get
 skus = dg.StaticPartitionsDefinition([f"sku-{i:03d}" for i in range(int(env("DIST_SKUS", "60")))])
@@ -48,6 +49,10 @@ square = bria_asset(
     partitions_def=skus,
     backfill_policy=per_run,
 )
+inline_photo = bria_asset(
+    "inline_photo", photo_request, partitions_def=skus, backfill_policy=per_run
+)
+"""The photo step inline (the benchmark's inline mode; the test does not run it)."""
 results = build_bria_result_sensor(
     [photo],
     minimum_interval_seconds=2,
@@ -57,7 +62,7 @@ results = build_bria_result_sensor(
 
 broker = env("DIST_BROKER", "")
 defs = dg.Definitions(
-    assets=[*photo, cutout, square],
+    assets=[*photo, cutout, square, inline_photo],
     sensors=[results],
     executor=celery_executor.configured(
         {

@@ -16,11 +16,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import dagster as dg
 import httpx
 import psycopg
 import sqlalchemy as sa
@@ -204,8 +206,11 @@ def fresh_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_topology(home: Path, extra_env: Mapping[str, str]) -> Iterator[Topology]:
-    """Start the whole topology in ``home``; stop it and drop its database on exit."""
+def running_topology(
+    home: Path, extra_env: Mapping[str, str], workers: int = 2
+) -> Iterator[Topology]:
+    """Start the whole topology in ``home`` with ``workers`` Celery workers; stop it and drop
+    its database on exit."""
     with fresh_database() as database, contextlib.ExitStack() as stack:
         home.mkdir(parents=True, exist_ok=True)
         (home / "dagster.yaml").write_text(INSTANCE_YAML.format(database=database))
@@ -245,9 +250,11 @@ def running_topology(home: Path, extra_env: Mapping[str, str]) -> Iterator[Topol
         )
         topology.wait_for("the webserver to load the code", lambda: _loaded(topology), 180)
         topology._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
-        topology.start_worker("worker-a")
-        topology.start_worker("worker-b")
-        topology.wait_for("two Celery workers", lambda: _workers_ready(topology, 2), 120)
+        for index in range(workers):
+            topology.start_worker(f"worker-{'abcdefgh'[index]}")
+        topology.wait_for(
+            f"{workers} Celery worker(s)", lambda: _workers_ready(topology, workers), 120
+        )
         yield topology
 
 
@@ -287,3 +294,41 @@ def ledger_states(topology: Topology, asset_key: str, partitions: list[str]) -> 
     finally:
         engine.dispose()
     return {str(state): int(n) for state, n in rows}
+
+
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+
+def launch_backfill(topology: Topology, assets: list[str], partitions: list[str]) -> str:
+    """Launch a backfill of ``assets`` over ``partitions`` as the UI does; its id."""
+    params = {
+        "partitionNames": partitions,
+        "assetSelection": [{"path": [name]} for name in assets],
+        "fromFailure": False,
+    }
+    answer = topology.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if answer["__typename"] != "LaunchBackfillSuccess":
+        raise TopologyError(f"backfill not launched: {answer}")
+    return str(answer["backfillId"])
+
+
+def partitions_materialized(
+    instance: dg.DagsterInstance, asset: str, partitions: list[str]
+) -> Counter[str]:
+    """Materializations of ``asset`` per partition, over ``partitions``."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=10_000).records
+    wanted = set(partitions)
+    return Counter(
+        r.asset_materialization.partition
+        for r in records
+        if r.asset_materialization and r.asset_materialization.partition in wanted
+    )
