@@ -25,8 +25,10 @@ from typing import Any, TypeVar
 import dagster as dg
 import httpx
 import psycopg
+import redis
 import sqlalchemy as sa
 
+from bria_dagster.client.ratelimit import token_fingerprint
 from tests.ui.dagster_ui import free_port
 
 T = TypeVar("T")
@@ -241,6 +243,9 @@ def running_topology(
             for process in reversed(list(topology.processes.values())):
                 stop_group(process.popen)
 
+        stack.callback(
+            _forget_redis_keys, broker, queue, env.get("DIST_LIMITER"), env.get("BRIA_API_TOKEN")
+        )
         stack.callback(stop_all)
         # The webserver creates the instance's tables before anything else touches them.
         workspace = str(home / "workspace.yaml")
@@ -256,6 +261,21 @@ def running_topology(
             f"{workers} Celery worker(s)", lambda: _workers_ready(topology, workers), 120
         )
         yield topology
+
+
+def _forget_redis_keys(broker: str, queue: str, limiter: str | None, token: str | None) -> None:
+    """Delete the run's broker queue and rate budgets from Redis (other sessions' keys have
+    other queue names and tokens)."""
+    patterns = [(broker, f"*{queue}*")]
+    if limiter and limiter.startswith("redis://") and token:
+        patterns.append((limiter, f"*{token_fingerprint(token)}*"))
+    for url, pattern in patterns:
+        client = redis.Redis.from_url(url)
+        try:
+            for key in client.scan_iter(match=pattern, count=500):
+                client.delete(key)
+        finally:
+            client.close()
 
 
 def _loaded(topology: Topology) -> bool:
