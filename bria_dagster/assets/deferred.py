@@ -30,6 +30,7 @@ from bria_dagster.assets.factory import (
 )
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
+from bria_dagster.assets.stopping import watching_run
 from bria_dagster.client.catalog import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
@@ -76,6 +77,7 @@ def bria_deferred_asset(
     kinds: set[str] | None = None,
     pool: str | None = "bria",
     retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
+    backfill_policy: dg.BackfillPolicy | None = None,
     bria_key: str = "bria",
     storage_key: str = "bria_storage",
     ledger_key: str = "bria_ledger",
@@ -105,10 +107,19 @@ def bria_deferred_asset(
         tags=tags,
         kinds=all_kinds,
         pool=pool,
+        backfill_policy=backfill_policy,
         retry_policy=retry_policy,
         required_resource_keys={bria_key, storage_key, ledger_key},
     )
     def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
+        # A run terminated while this step submits: the submits finish (never cut a POST),
+        # then the step fails without retry instead of materializing into a cancelled run.
+        with watching_run(context, submit_key.to_user_string()):
+            return _submit_step(context, config)
+
+    def _submit_step(
+        context: dg.AssetExecutionContext, config: BriaStepConfig
+    ) -> dg.MaterializeResult:
         step = StepResources.of(context, bria_key, storage_key, ledger_key)
         jobs = plan_jobs(context, result_key, builder, upstream_defs, partitions_def, step.store)
         per_partition: dict[str | None, int] = {}

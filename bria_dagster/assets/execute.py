@@ -9,12 +9,13 @@ goes on to wait for the jobs and store their results.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from bria_dagster.assets import placeholders
 from bria_dagster.assets.images import ImageFacts, extension_for, inspect_image
@@ -25,6 +26,7 @@ from bria_dagster.assets.plan import (
     storage_hash,
 )
 from bria_dagster.assets.records import ImageRecord
+from bria_dagster.assets.stopping import StepStopped
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
 from bria_dagster.client.catalog.responses import parse_v1_result
 from bria_dagster.client.errors import (
@@ -46,6 +48,8 @@ from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 from bria_dagster.storage import ObjectStore, object_key
 
+T = TypeVar("T")
+
 SPOOL_BYTES = 16 * 1024 * 1024
 """Results up to this size are held in memory between download and store; larger ones spill
 to a temporary file."""
@@ -55,6 +59,9 @@ STREAM_CHUNK = 1024 * 1024
 JOB_LOG_LINES = 10
 """A step logs its first jobs one line each and sums up the rest: every log line is an event in
 Dagster's event log (a database write), and a batch's request_ids are all in the ledger."""
+
+STOP_CHECK_S = 0.5
+"""How often a waiting step asks whether its run was terminated."""
 
 WEBHOOK_FALLBACK_POLL_S = 900.0
 """With a webhook, the first status poll of a job waits this long (in case the delivery is lost)."""
@@ -95,6 +102,7 @@ class StepRunner:
         webhook_url: str | None = None,
         max_in_flight: int = 32,
         log: logging.Logger | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self._client = client
         self._ledger = ledger
@@ -108,6 +116,9 @@ class StepRunner:
         self._job_lines: dict[str, int] = {}
         self._fresh_placeholders: set[int] = set()
         """Entries whose placeholder answer this runner received (others resume at once)."""
+        self._stop = stop
+        """Says when the run was terminated (``bria_dagster.assets.stopping``); checked at safe
+        points only: between status polls and before storing, never during a POST."""
 
     # --- submitting -------------------------------------------------------------------------
 
@@ -254,9 +265,11 @@ class StepRunner:
         filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
         finished = {e.id: e for _, e in live if e.state is not EntryState.PENDING}
         if waiting:
-            finished.update(await self._wait(waiting, errors))
+            finished.update(await self._until_stopped(self._wait(waiting, errors)))
         if filling:
-            finished.update(await self._wait_placeholders(filling, errors))
+            finished.update(await self._until_stopped(self._wait_placeholders(filling, errors)))
+        if self._stop is not None and self._stop():
+            raise StepStopped
         stored = await asyncio.gather(
             *(self._store_one(job, finished[e.id]) for job, e in live if e.id in finished)
         )
@@ -321,6 +334,22 @@ class StepRunner:
             else:
                 done[item.id] = item
         return done
+
+    async def _until_stopped(self, work: Awaitable[T]) -> T:
+        """Await ``work``, cancelling it (and raising :class:`StepStopped`) once ``stop`` says
+        so. Only for waiting: a cancelled status poll costs nothing, and each ledger write is
+        synchronous, so it is never cut in half."""
+        if self._stop is None:
+            return await work
+        task = asyncio.ensure_future(work)
+        while not task.done():
+            await asyncio.wait({task}, timeout=STOP_CHECK_S)
+            if not task.done() and self._stop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                raise StepStopped
+        return task.result()
 
     def complete(self, entry: LedgerEntry, result: JobResult) -> LedgerEntry:
         """Record a finished job's result in the ledger."""

@@ -16,6 +16,7 @@ from bria_dagster.assets.metadata import materialization_metadata, usage_delta
 from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, plan_step
 from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
+from bria_dagster.assets.stopping import watching_run
 from bria_dagster.assets.upstream import upstream_images
 from bria_dagster.client import BriaClient
 from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
@@ -57,6 +58,7 @@ def bria_asset(
     retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
     automation_condition: dg.AutomationCondition | None = None,
     checks: bool = True,
+    backfill_policy: dg.BackfillPolicy | None = None,
     bria_key: str = "bria",
     storage_key: str = "bria_storage",
     ledger_key: str = "bria_ledger",
@@ -92,6 +94,7 @@ def bria_asset(
         kinds={"bria", *(kinds or set())},
         pool=pool,
         retry_policy=retry_policy,
+        backfill_policy=backfill_policy,
         automation_condition=automation_condition,
         check_specs=check_specs(key) if checks else None,
         required_resource_keys={bria_key, storage_key, ledger_key},
@@ -99,30 +102,35 @@ def bria_asset(
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
-        step = StepResources.of(context, bria_key, storage_key, ledger_key)
-        jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
-        before = step.client.usage()
-        outcome = run_blocking(
-            step.run(
-                lambda runner: runner.run(jobs), key, context, force=is_forced(context, config)
+        with watching_run(context, key.to_user_string()) as stop:
+            step = StepResources.of(context, bria_key, storage_key, ledger_key)
+            jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
+            before = step.client.usage()
+            outcome = run_blocking(
+                step.run(
+                    lambda runner: runner.run(jobs),
+                    key,
+                    context,
+                    force=is_forced(context, config),
+                    stop=stop,
+                )
             )
-        )
-        usage = usage_delta(before, step.client.usage())
-        store = step.store
-        if outcome.errors:
-            raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))
-        verified = verify_stored(store, outcome.records)
-        context.log.info(
-            "%d result(s) stored, %d reused; %d API calls, %d status polls",
-            len(outcome.records),
-            sum(r.reused for r in outcome.records),
-            usage["api_calls"],
-            usage["status_polls"],
-        )
-        return dg.MaterializeResult(
-            metadata=materialization_metadata(outcome.records, verified.previews, usage),
-            check_results=evaluate(outcome.records, verified) if checks else None,
-        )
+            usage = usage_delta(before, step.client.usage())
+            store = step.store
+            if outcome.errors:
+                raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))
+            verified = verify_stored(store, outcome.records)
+            context.log.info(
+                "%d result(s) stored, %d reused; %d API calls, %d status polls",
+                len(outcome.records),
+                sum(r.reused for r in outcome.records),
+                usage["api_calls"],
+                usage["status_polls"],
+            )
+            return dg.MaterializeResult(
+                metadata=materialization_metadata(outcome.records, verified.previews, usage),
+                check_results=evaluate(outcome.records, verified) if checks else None,
+            )
 
     return _bria_step
 
@@ -218,8 +226,10 @@ class StepResources:
         *,
         force: bool,
         webhook_url: str | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> T:
-        """Run ``work`` with a :class:`StepRunner` on an async view of the client."""
+        """Run ``work`` with a :class:`StepRunner` on an async view of the client; ``stop``
+        says when the run was terminated (``bria_dagster.assets.stopping``)."""
         async with self.client.async_view() as aclient:
             runner = StepRunner(
                 client=aclient,
@@ -230,6 +240,7 @@ class StepResources:
                 force=force,
                 webhook_url=webhook_url,
                 log=context.log,
+                stop=stop,
             )
             return await work(runner)
 
