@@ -1,4 +1,4 @@
-"""The :class:`~bria_dagster.emulator.registry.OperationContext` the core hands each job.
+"""The :class:`~bria_dagster.emulator.contract.OperationContext` the core hands each job.
 
 Moderation triggers (``EmulatorConfig.moderation_trigger``, default ``[moderate]``):
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from bria_dagster.emulator.contract import ApiError
 from bria_dagster.emulator.inputs import load_bytes, open_image
-from bria_dagster.emulator.registry import ApiError
 
 if TYPE_CHECKING:
     from bria_dagster.emulator.config import EmulatorConfig

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from bria_dagster.emulator.files import FileAccessError
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.backends.files import FileAccessError
+from bria_dagster.emulator.contract import ApiError
 
 if TYPE_CHECKING:
     from bria_dagster.emulator.state import EmulatorState

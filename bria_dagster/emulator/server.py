@@ -13,7 +13,7 @@ import uvicorn
 
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import EmulatorConfig
-from bria_dagster.emulator.registry import JobOperation, RouteProvider
+from bria_dagster.emulator.contract import JobOperation, RouteProvider
 from bria_dagster.emulator.requestlog import RecordedRequest
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot

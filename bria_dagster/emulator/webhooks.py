@@ -18,7 +18,7 @@ import httpx
 from bria_dagster.client.webhooks import sign_webhook
 
 if TYPE_CHECKING:
-    from bria_dagster.emulator.jobs import Job
+    from bria_dagster.emulator.backends.jobs import Job
     from bria_dagster.emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)
