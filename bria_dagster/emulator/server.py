@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal
@@ -17,28 +15,10 @@ from bria_dagster.emulator.contract import JobOperation, RouteProvider
 from bria_dagster.emulator.requestlog import RecordedRequest
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot
+from bria_dagster.serving import bind, serve_in_thread, url_of
 
 HttpImpl = Literal["auto", "h11", "httptools"]
 LoopImpl = Literal["auto", "asyncio", "uvloop"]
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0`` picks a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it Nagle's algorithm and delayed ACKs add ~40 ms to every keep-alive answer.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    """``http://host:port`` of a bound socket."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def uvicorn_server(
@@ -66,24 +46,6 @@ def uvicorn_server(
         timeout_keep_alive=75,
     )
     return uvicorn.Server(config)
-
-
-def serve_in_thread(
-    server: uvicorn.Server, sock: socket.socket, name: str, startup_timeout_s: float
-) -> threading.Thread:
-    """Run ``server`` on ``sock`` in a daemon thread; return once it accepts connections.
-
-    Raises RuntimeError (and closes the socket) if it does not start within the timeout.
-    """
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError(f"{name} did not start (see the log)")
-        time.sleep(0.005)
-    return thread
 
 
 class EmulatorServer:

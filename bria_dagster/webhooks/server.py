@@ -7,7 +7,7 @@ from types import TracebackType
 
 import uvicorn
 
-from bria_dagster.emulator.server import bind, serve_in_thread, url_of
+from bria_dagster.serving import bind, serve_in_thread, url_of
 from bria_dagster.webhooks.app import WebhookApp
 
 
