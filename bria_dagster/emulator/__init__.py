@@ -16,10 +16,12 @@ With the package installed, pytest gets the fixtures of
 
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import PLAN_RPM, EmulatorConfig
-from bria_dagster.emulator.contract import ApiError, JobOperation, OperationContext, RouteProvider
+from bria_dagster.emulator.contract import JobOperation, OperationContext
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.emulator.latency import Distribution
 from bria_dagster.emulator.requestlog import RecordedRequest
+from bria_dagster.emulator.routing import RouteProvider
 from bria_dagster.emulator.server import EmulatorServer
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot

@@ -1,10 +1,12 @@
 """The contract between the emulator's server core and its operations.
 
 The core (``app.py``) owns HTTP: auth, rate limits, the 202/status lifecycle, sync answers,
-webhooks, result files, faults and stats. An operation (``operations/*.py``) owns one endpoint's
-meaning: it validates a body and computes a result. Operations register :class:`JobOperation`
-objects (POST endpoints that make a job) and may add plain routes for CRUD surfaces (tailored
-projects/datasets/models, ads brands/templates, video upload) through :class:`RouteProvider`.
+webhooks, result files, faults and stats. An operation (``handlers/*.py``) owns one endpoint's
+meaning: it validates a body and computes a result, raising
+:class:`~bria_dagster.emulator.errors.ApiError`. Operations register :class:`JobOperation`
+objects (POST endpoints that make a job); plain routes for CRUD surfaces (tailored
+projects/datasets/models, ads brands/templates, video upload) come from
+:class:`~bria_dagster.emulator.routing.RouteProvider` objects.
 """
 
 from __future__ import annotations
@@ -15,32 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from PIL import Image
-    from starlette.routing import BaseRoute
 
     from bria_dagster.emulator.config import EmulatorConfig
-
-
-class ApiError(Exception):
-    """An error answered in Bria's envelope: ``{"error": {code, message, details}, request_id}``.
-
-    ``plain_body`` makes the answer a bare JSON string, as some v1 ads endpoints do.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        details: str | None = None,
-        *,
-        code: int | str | None = None,
-        plain_body: bool = False,
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.details = details
-        self.code = status if code is None else code
-        self.plain_body = plain_body
-        super().__init__(f"{status}: {message}")
 
 
 class OperationContext(Protocol):
@@ -125,9 +103,3 @@ class JobOperation:
     sync_result: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """For a ``sync=true`` answer whose result names fields differently from the polled one
     (FIBO ``/v2/image/edit``: ``structured_instruction`` sync, ``structured_prompt`` polled)."""
-
-
-class RouteProvider(Protocol):
-    """A callable that returns extra Starlette routes, given the emulator's shared state."""
-
-    def __call__(self, state: Any) -> list[BaseRoute]: ...

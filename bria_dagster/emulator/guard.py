@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bria_dagster.emulator.contract import ApiError
 from bria_dagster.emulator.envelope import error_response
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultRule, RequestKind, drop_connection
 from bria_dagster.emulator.ratelimit import token_hash
 

@@ -12,8 +12,9 @@ from starlette.responses import JSONResponse, Response
 from bria_dagster.client.endpoints import FAMILIES
 from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.emulator.bodies import read_json_object
-from bria_dagster.emulator.contract import WARNING_KEY, ApiError, JobOperation
+from bria_dagster.emulator.contract import WARNING_KEY, JobOperation
 from bria_dagster.emulator.envelope import error_response, new_request_id
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.guard import TOKEN_KEY
 from bria_dagster.emulator.inputs import check_image_inputs
 

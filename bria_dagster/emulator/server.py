@@ -11,8 +11,9 @@ import uvicorn
 
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import EmulatorConfig
-from bria_dagster.emulator.contract import JobOperation, RouteProvider
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.requestlog import RecordedRequest
+from bria_dagster.emulator.routing import RouteProvider
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot
 from bria_dagster.serving import bind, serve_in_thread, url_of

@@ -23,8 +23,9 @@ from bria_dagster.emulator.backends.files import FileStore
 from bria_dagster.emulator.backends.jobs import Job, JobStore
 from bria_dagster.emulator.config import EmulatorConfig
 from bria_dagster.emulator.context import JobContext
-from bria_dagster.emulator.contract import ApiError, JobOperation
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.envelope import error_object, new_request_id
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultInjector
 from bria_dagster.emulator.latency import pick
 from bria_dagster.emulator.ratelimit import RateLimiter

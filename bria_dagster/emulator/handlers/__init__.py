@@ -5,9 +5,10 @@ with real image operations in :mod:`.draw`); ``ROUTE_PROVIDERS`` add the tailore
 workflow, the ads listings and the video upload flow.
 """
 
-from bria_dagster.emulator.contract import JobOperation, RouteProvider
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.handlers import tailored, uploads
 from bria_dagster.emulator.handlers.jobs import job_operations
+from bria_dagster.emulator.routing import RouteProvider
 
 ALL_OPERATIONS: list[JobOperation] = job_operations()
 ROUTE_PROVIDERS: list[RouteProvider] = [tailored.routes, uploads.routes]

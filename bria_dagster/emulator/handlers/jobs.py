@@ -16,7 +16,8 @@ from PIL import Image
 
 from bria_dagster.client.catalog import CATALOG, OperationSpec
 from bria_dagster.client.errors import BriaInputError
-from bria_dagster.emulator.contract import WARNING_KEY, ApiError, JobOperation, OperationContext
+from bria_dagster.emulator.contract import WARNING_KEY, JobOperation, OperationContext
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.handlers import draw
 from bria_dagster.emulator.handlers.tailored import trained_model
 

@@ -26,8 +26,8 @@ from starlette.routing import BaseRoute, Route
 from bria_dagster.client.catalog import OPERATIONS
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.emulator.bodies import read_json_object
-from bria_dagster.emulator.contract import ApiError
 from bria_dagster.emulator.envelope import error_response
+from bria_dagster.emulator.errors import ApiError
 
 Json = dict[str, Any]
 MAX_BASIC_IMAGES = 200
