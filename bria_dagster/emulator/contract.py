@@ -15,9 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.emulator.errors import ApiError
+
 if TYPE_CHECKING:
     from PIL import Image
 
+    from bria_dagster.client.catalog import BriaRequest
     from bria_dagster.emulator.config import EmulatorConfig
 
 
@@ -103,3 +107,12 @@ class JobOperation:
     sync_result: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """For a ``sync=true`` answer whose result names fields differently from the polled one
     (FIBO ``/v2/image/edit``: ``structured_instruction`` sync, ``structured_prompt`` polled)."""
+
+
+def check_request(model: type[BriaRequest], body: dict[str, Any]) -> None:
+    """Validate a body with the client's catalog model (one set of rules for the client and the
+    emulator): ApiError 400 naming the field."""
+    try:
+        model.parse(body)
+    except BriaInputError as exc:
+        raise ApiError(400, "Invalid request", str(exc)) from None
