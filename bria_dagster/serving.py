@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from types import TracebackType
+from typing import Self
 
 import uvicorn
 
@@ -45,3 +47,53 @@ def serve_in_thread(
             raise RuntimeError(f"{name} did not start (see the log)")
         time.sleep(0.005)
     return thread
+
+
+class BackgroundServer:
+    """A uvicorn server on its own port, in a daemon thread. A context manager.
+
+    Subclasses say what to serve (:meth:`make_server`, called once ``base_url`` is known)."""
+
+    thread_name = "bria-server"
+
+    def __init__(self, host: str, port: int, startup_timeout_s: float) -> None:
+        self.host = host
+        self.port = port
+        self._startup_timeout_s = startup_timeout_s
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+        """``http://host:port`` once started."""
+
+    def make_server(self) -> uvicorn.Server:
+        """The uvicorn server to run."""
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        """Bind, serve in a thread, and return once the server answers."""
+        if self._server is not None:
+            name = type(self).__name__
+            raise RuntimeError(f"the {name} was already started; make a new {name}")
+        sock = bind(self.host, self.port)
+        self.base_url = url_of(sock)
+        self._server = server = self.make_server()
+        self._thread = serve_in_thread(server, sock, self.thread_name, self._startup_timeout_s)
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and wait for it."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -30,6 +30,8 @@ from bria_dagster.emulator.backends.files import FileAccessError
 from bria_dagster.emulator.errors import ApiError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bria_dagster.emulator.backends.files import FileStore
     from bria_dagster.emulator.config import EmulatorConfig
 
@@ -75,24 +77,37 @@ def _download_failed(field: str, why: str) -> ApiError:
     return ApiError(460, "Failed to download image", f"{field}: {why}")
 
 
+def _own_file(source: InputSource, url: str, field: str) -> Path | None:
+    """The file behind one of this emulator's own URLs (None for any other URL), within the
+    size cap (413). FileAccessError when it is unknown, expired or not available yet."""
+    own = source.files.resolve(source.base_url, url)
+    if own is None:
+        return None
+    if own.size > source.config.max_input_bytes:
+        raise _too_large(field, own.size, source.config.max_input_bytes)
+    return own.path
+
+
+def _check_declared_size(headers: httpx.Headers, field: str, cap: int) -> None:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(field, int(declared), cap)
+
+
 def fetch_url(source: InputSource, url: str, field: str) -> bytes:
     """Download a URL (or read this emulator's own file directly), within the size cap."""
     cap = source.config.max_input_bytes
     try:
-        own = source.files.resolve(source.base_url, url)
+        own = _own_file(source, url, field)
     except FileAccessError as exc:
         raise _download_failed(field, f"HTTP {exc.status} ({exc.reason})") from None
     if own is not None:
-        if own.size > cap:
-            raise _too_large(field, own.size, cap)
-        return own.path.read_bytes()
+        return own.read_bytes()
     try:
         with source.http.stream("GET", url, timeout=source.config.fetch_timeout_s) as response:
             if response.status_code >= 400:
                 raise _download_failed(field, f"HTTP {response.status_code} from {url}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise _too_large(field, int(declared), cap)
+            _check_declared_size(response.headers, field, cap)
             data = bytearray()
             for chunk in response.iter_bytes():
                 data += chunk
@@ -135,15 +150,12 @@ def _unsupported(field: str, why: str) -> ApiError:
 
 
 def _probe_url(source: InputSource, url: str, field: str) -> None:
-    cap = source.config.max_input_bytes
     try:
-        own = source.files.resolve(source.base_url, url)
+        own = _own_file(source, url, field)
     except FileAccessError:
         return  # the job answers 460
     if own is not None:
-        if own.size > cap:
-            raise _too_large(field, own.size, cap)
-        identify_image(own.path.read_bytes(), field)
+        identify_image(own.read_bytes(), field)
         return
     try:
         head = source.http.head(url, timeout=source.config.fetch_timeout_s)
@@ -151,9 +163,7 @@ def _probe_url(source: InputSource, url: str, field: str) -> None:
         return  # unreachable: the job answers 460
     if head.status_code >= 400:
         return
-    declared = head.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise _too_large(field, int(declared), cap)
+    _check_declared_size(head.headers, field, source.config.max_input_bytes)
     content_type = head.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type not in _UNTYPED and not content_type.startswith("image/"):
         raise _unsupported(field, f"{url} is {content_type}, not an image (JPEG, PNG or WEBP)")
