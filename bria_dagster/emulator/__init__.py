@@ -8,7 +8,10 @@ Run it with ``bria-emulator --port 8833`` or in-process::
         ...  # point a client at emulator.base_url; read emulator.stats()
 
 The server core (auth, rate limits, the 202/status lifecycle, files, webhooks, faults, stats)
-lives here; each endpoint's meaning lives in ``bria_dagster.emulator.handlers``.
+lives here; the state machines (jobs, result files, the tailored workflow, the ads listings) in
+``bria_dagster.emulator.backends``, with no HTTP; each endpoint's meaning in
+``bria_dagster.emulator.handlers`` (one handler map per family), which sees the core through
+``bria_dagster.emulator.contract``.
 ``emulator.requests(path="/v2/*")`` (``GET /_emulator/requests``) lists what clients sent.
 With the package installed, pytest gets the fixtures of
 :mod:`bria_dagster.emulator.pytest_plugin` (``bria_emulator``).
