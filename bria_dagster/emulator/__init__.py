@@ -8,7 +8,10 @@ Run it with ``bria-emulator --port 8833`` or in-process::
         ...  # point a client at emulator.base_url; read emulator.stats()
 
 The server core (auth, rate limits, the 202/status lifecycle, files, webhooks, faults, stats)
-lives here; each endpoint's meaning lives in ``bria_dagster.emulator.handlers``.
+lives here; the state machines (jobs, result files, the tailored workflow, the ads listings) in
+``bria_dagster.emulator.backends``, with no HTTP; each endpoint's meaning in
+``bria_dagster.emulator.handlers`` (one handler map per family), which sees the core through
+``bria_dagster.emulator.contract``.
 ``emulator.requests(path="/v2/*")`` (``GET /_emulator/requests``) lists what clients sent.
 With the package installed, pytest gets the fixtures of
 :mod:`bria_dagster.emulator.pytest_plugin` (``bria_emulator``).
@@ -16,10 +19,12 @@ With the package installed, pytest gets the fixtures of
 
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import PLAN_RPM, EmulatorConfig
+from bria_dagster.emulator.contract import JobOperation, OperationContext
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.emulator.latency import Distribution
-from bria_dagster.emulator.registry import ApiError, JobOperation, OperationContext, RouteProvider
 from bria_dagster.emulator.requestlog import RecordedRequest
+from bria_dagster.emulator.routing import RouteProvider
 from bria_dagster.emulator.server import EmulatorServer
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot

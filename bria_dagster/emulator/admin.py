@@ -30,8 +30,8 @@ from starlette.routing import Route
 from bria_dagster.client.endpoints import family_of
 from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.lifecycle import base_url_of
-from bria_dagster.emulator.registry import ApiError
 
 if TYPE_CHECKING:
     from bria_dagster.emulator.state import EmulatorState

@@ -13,11 +13,12 @@ from starlette.types import Receive, Scope, Send
 
 from bria_dagster.emulator.admin import ADMIN_PATHS, admin_routes
 from bria_dagster.emulator.config import EmulatorConfig
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.downloads import download_endpoint
 from bria_dagster.emulator.faults import RAW_SEND_KEY
 from bria_dagster.emulator.guard import ApiGuard, FaultGuard
 from bria_dagster.emulator.lifecycle import STATUS_PATH, status_endpoint, submit_endpoint
-from bria_dagster.emulator.registry import JobOperation, RouteProvider
+from bria_dagster.emulator.routing import RouteProvider
 from bria_dagster.emulator.state import EmulatorState
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.errors import ApiError
 
 MIB = 1024 * 1024
 

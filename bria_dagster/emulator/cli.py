@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from bria_dagster.emulator.config import PLAN_RPM, EmulatorConfig
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.emulator.latency import parse_latency_option
-from bria_dagster.emulator.server import bind, url_of, uvicorn_server
+from bria_dagster.emulator.server import uvicorn_server
 from bria_dagster.emulator.state import EmulatorState
+from bria_dagster.serving import bind, url_of
 
 _FAULT_FLAGS = {
     "fault_5xx": "server_error",

@@ -1,4 +1,4 @@
-"""The :class:`~bria_dagster.emulator.registry.OperationContext` the core hands each job.
+"""The :class:`~bria_dagster.emulator.contract.OperationContext` the core hands each job.
 
 Moderation triggers (``EmulatorConfig.moderation_trigger``, default ``[moderate]``):
 
@@ -12,24 +12,44 @@ Moderation triggers (``EmulatorConfig.moderation_trigger``, default ``[moderate]
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PIL import Image
 
-from bria_dagster.emulator.inputs import load_bytes, open_image
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.errors import ApiError
+from bria_dagster.emulator.inputs import InputSource, load_bytes, open_image
 
 if TYPE_CHECKING:
+    from bria_dagster.emulator.backends.jobs import JobStore
     from bria_dagster.emulator.config import EmulatorConfig
-    from bria_dagster.emulator.state import EmulatorState
 
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+class JobHost(InputSource, Protocol):
+    """What a job's context uses of the emulator's state (``EmulatorState`` provides it)."""
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The state route providers keep."""
+        ...
+
+    @property
+    def jobs(self) -> JobStore:
+        """All jobs (a placeholder job's files wait for its end)."""
+        ...
+
+    def store_bytes(
+        self, data: bytes, content_type: str, extension: str, *, endpoint: str, available_at: float
+    ) -> str:
+        """Store a result file and return its URL."""
+        ...
 
 
 class JobContext:
     """Inputs and outputs for one job (implements ``OperationContext``)."""
 
-    def __init__(self, state: EmulatorState, request_id: str, seed: int, endpoint: str) -> None:
+    def __init__(self, state: JobHost, request_id: str, seed: int, endpoint: str) -> None:
         self.request_id = request_id
         self.seed = seed
         self.endpoint = endpoint

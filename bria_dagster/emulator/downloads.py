@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from bria_dagster.emulator.files import FileAccessError
+from bria_dagster.emulator.backends.files import FileAccessError
 
 if TYPE_CHECKING:
     from bria_dagster.emulator.state import EmulatorState

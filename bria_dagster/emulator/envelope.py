@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.errors import ApiError
 
 
 def new_request_id() -> str:

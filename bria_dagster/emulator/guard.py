@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bria_dagster.emulator.envelope import error_response
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultRule, RequestKind, drop_connection
 from bria_dagster.emulator.ratelimit import token_hash
-from bria_dagster.emulator.registry import ApiError
 
 if TYPE_CHECKING:
     from bria_dagster.emulator.state import EmulatorState

@@ -21,21 +21,48 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from bria_dagster.emulator.files import FileAccessError
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.backends.files import FileAccessError
+from bria_dagster.emulator.errors import ApiError
 
 if TYPE_CHECKING:
-    from bria_dagster.emulator.state import EmulatorState
+    from pathlib import Path
+
+    from bria_dagster.emulator.backends.files import FileStore
+    from bria_dagster.emulator.config import EmulatorConfig
 
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 MB = 1024 * 1024
 _UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 """Content types that say nothing about the bytes: such a URL is judged when it is fetched."""
+
+
+class InputSource(Protocol):
+    """Where inputs are read from (the emulator's state provides it)."""
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """``max_input_bytes`` and ``fetch_timeout_s``."""
+        ...
+
+    @property
+    def files(self) -> FileStore:
+        """This emulator's result files (its own URLs are read from disk)."""
+        ...
+
+    @property
+    def base_url(self) -> str:
+        """The URL this emulator is reached at."""
+        ...
+
+    @property
+    def http(self) -> httpx.Client:
+        """Fetches public URLs."""
+        ...
 
 
 def _too_large(field: str, size: int, cap: int) -> ApiError:
@@ -50,24 +77,37 @@ def _download_failed(field: str, why: str) -> ApiError:
     return ApiError(460, "Failed to download image", f"{field}: {why}")
 
 
-def fetch_url(state: EmulatorState, url: str, field: str) -> bytes:
+def _own_file(source: InputSource, url: str, field: str) -> Path | None:
+    """The file behind one of this emulator's own URLs (None for any other URL), within the
+    size cap (413). FileAccessError when it is unknown, expired or not available yet."""
+    own = source.files.resolve(source.base_url, url)
+    if own is None:
+        return None
+    if own.size > source.config.max_input_bytes:
+        raise _too_large(field, own.size, source.config.max_input_bytes)
+    return own.path
+
+
+def _check_declared_size(headers: httpx.Headers, field: str, cap: int) -> None:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(field, int(declared), cap)
+
+
+def fetch_url(source: InputSource, url: str, field: str) -> bytes:
     """Download a URL (or read this emulator's own file directly), within the size cap."""
-    cap = state.config.max_input_bytes
+    cap = source.config.max_input_bytes
     try:
-        own = state.files.resolve(state.base_url, url)
+        own = _own_file(source, url, field)
     except FileAccessError as exc:
         raise _download_failed(field, f"HTTP {exc.status} ({exc.reason})") from None
     if own is not None:
-        if own.size > cap:
-            raise _too_large(field, own.size, cap)
-        return own.path.read_bytes()
+        return own.read_bytes()
     try:
-        with state.http.stream("GET", url, timeout=state.config.fetch_timeout_s) as response:
+        with source.http.stream("GET", url, timeout=source.config.fetch_timeout_s) as response:
             if response.status_code >= 400:
                 raise _download_failed(field, f"HTTP {response.status_code} from {url}")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise _too_large(field, int(declared), cap)
+            _check_declared_size(response.headers, field, cap)
             data = bytearray()
             for chunk in response.iter_bytes():
                 data += chunk
@@ -95,47 +135,42 @@ def decode_base64(value: str, field: str, cap: int) -> bytes:
     return data
 
 
-def load_bytes(state: EmulatorState, value: object, field: str) -> bytes:
+def load_bytes(source: InputSource, value: object, field: str) -> bytes:
     """The bytes an input field names (URL or base64)."""
     if not isinstance(value, str) or not value.strip():
         raise ApiError(400, "Invalid input", f"{field}: must be a URL or a base64 string")
     text = value.strip()
     if text.startswith(("http://", "https://")):
-        return fetch_url(state, text, field)
-    return decode_base64(text, field, state.config.max_input_bytes)
+        return fetch_url(source, text, field)
+    return decode_base64(text, field, source.config.max_input_bytes)
 
 
 def _unsupported(field: str, why: str) -> ApiError:
     return ApiError(415, "Unsupported file type", f"{field}: {why}")
 
 
-def _probe_url(state: EmulatorState, url: str, field: str) -> None:
-    cap = state.config.max_input_bytes
+def _probe_url(source: InputSource, url: str, field: str) -> None:
     try:
-        own = state.files.resolve(state.base_url, url)
+        own = _own_file(source, url, field)
     except FileAccessError:
         return  # the job answers 460
     if own is not None:
-        if own.size > cap:
-            raise _too_large(field, own.size, cap)
-        identify_image(own.path.read_bytes(), field)
+        identify_image(own.read_bytes(), field)
         return
     try:
-        head = state.http.head(url, timeout=state.config.fetch_timeout_s)
+        head = source.http.head(url, timeout=source.config.fetch_timeout_s)
     except httpx.HTTPError:
         return  # unreachable: the job answers 460
     if head.status_code >= 400:
         return
-    declared = head.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise _too_large(field, int(declared), cap)
+    _check_declared_size(head.headers, field, source.config.max_input_bytes)
     content_type = head.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type not in _UNTYPED and not content_type.startswith("image/"):
         raise _unsupported(field, f"{url} is {content_type}, not an image (JPEG, PNG or WEBP)")
 
 
 def check_image_inputs(
-    state: EmulatorState, body: dict[str, object], fields: tuple[str, ...]
+    source: InputSource, body: dict[str, object], fields: tuple[str, ...]
 ) -> None:
     """Refuse, before a job exists, image inputs over the size cap (413) or that are not images
     (415). Blocking (HEAD requests, base64 decoding): call it from a worker thread."""
@@ -148,9 +183,9 @@ def check_image_inputs(
             field = f"{name}[{index}]" if isinstance(value, list) else name
             text = item.strip()
             if text.startswith(("http://", "https://")):
-                _probe_url(state, text, field)
+                _probe_url(source, text, field)
             else:
-                identify_image(decode_base64(text, field, state.config.max_input_bytes), field)
+                identify_image(decode_base64(text, field, source.config.max_input_bytes), field)
 
 
 def identify_image(data: bytes, field: str) -> Image.Image:

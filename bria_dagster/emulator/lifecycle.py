@@ -12,10 +12,11 @@ from starlette.responses import JSONResponse, Response
 from bria_dagster.client.endpoints import FAMILIES
 from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.emulator.bodies import read_json_object
+from bria_dagster.emulator.contract import WARNING_KEY, JobOperation
 from bria_dagster.emulator.envelope import error_response, new_request_id
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.guard import TOKEN_KEY
 from bria_dagster.emulator.inputs import check_image_inputs
-from bria_dagster.emulator.registry import WARNING_KEY, ApiError, JobOperation
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Literal
 
 import uvicorn
 
 from bria_dagster.emulator.app import create_app
 from bria_dagster.emulator.config import EmulatorConfig
-from bria_dagster.emulator.registry import JobOperation, RouteProvider
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.requestlog import RecordedRequest
+from bria_dagster.emulator.routing import RouteProvider
 from bria_dagster.emulator.state import EmulatorState
 from bria_dagster.emulator.stats import StatsSnapshot
+from bria_dagster.serving import BackgroundServer
 
 HttpImpl = Literal["auto", "h11", "httptools"]
 LoopImpl = Literal["auto", "asyncio", "uvloop"]
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port=0`` picks a free one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it Nagle's algorithm and delayed ACKs add ~40 ms to every keep-alive answer.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    """``http://host:port`` of a bound socket."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def uvicorn_server(
@@ -68,25 +47,7 @@ def uvicorn_server(
     return uvicorn.Server(config)
 
 
-def serve_in_thread(
-    server: uvicorn.Server, sock: socket.socket, name: str, startup_timeout_s: float
-) -> threading.Thread:
-    """Run ``server`` on ``sock`` in a daemon thread; return once it accepts connections.
-
-    Raises RuntimeError (and closes the socket) if it does not start within the timeout.
-    """
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout_s
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            raise RuntimeError(f"{name} did not start (see the log)")
-        time.sleep(0.005)
-    return thread
-
-
-class EmulatorServer:
+class EmulatorServer(BackgroundServer):
     """The emulator on a loopback port, in a background thread. A context manager.
 
     >>> with EmulatorServer(EmulatorConfig(latency={"*": 0.1})) as emulator:
@@ -97,6 +58,8 @@ class EmulatorServer:
     ``state.reset()`` forgets everything, ``state.jobs`` holds the jobs.
     """
 
+    thread_name = "bria-emulator"
+
     def __init__(
         self,
         config: EmulatorConfig | None = None,
@@ -106,32 +69,16 @@ class EmulatorServer:
         startup_timeout_s: float = 10.0,
     ) -> None:
         self.config = config or EmulatorConfig()
+        super().__init__(self.config.host, self.config.port, startup_timeout_s)
         self.state = EmulatorState(self.config)
         self._operations = operations
         self._route_providers = route_providers
-        self._startup_timeout_s = startup_timeout_s
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
 
-    def start(self) -> EmulatorServer:
-        """Bind, serve in a thread, and return once the server answers."""
-        if self._server is not None:
-            raise RuntimeError("the emulator was already started; make a new EmulatorServer")
-        sock = bind(self.config.host, self.config.port)
-        self.base_url = url_of(sock)
+    def make_server(self) -> uvicorn.Server:
+        """The emulator's uvicorn server (the state learns its URL unless it has one)."""
         if not self.state.base_url:
             self.state.base_url = self.base_url
-        self._server = server = uvicorn_server(self.state, self._operations, self._route_providers)
-        self._thread = serve_in_thread(server, sock, "bria-emulator", self._startup_timeout_s)
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down and wait for it (files and workers are released)."""
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        return uvicorn_server(self.state, self._operations, self._route_providers)
 
     def stats(self) -> StatsSnapshot:
         """The counters now (same as ``GET /_emulator/stats``)."""
@@ -143,14 +90,3 @@ class EmulatorServer:
         """The request log now, filtered as ``GET /_emulator/requests`` is: ``path`` a glob
         (``"/v2/*"``), ``method`` (``"POST"``), ``since`` a ``seq``."""
         return self.state.requests.query(path, method, since)
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

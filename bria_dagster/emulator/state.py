@@ -1,6 +1,6 @@
 """The emulator's shared state: config, jobs, files, limiter, faults, stats, webhooks, workers.
 
-Route providers (``registry.RouteProvider``) receive this object. They may use ``config``,
+Route providers (``contract.RouteProvider``) receive this object. They may use ``config``,
 ``clock``, ``store_bytes``/``file_url``, ``base_url``, and keep their own state in ``extensions``
 (cleared by :meth:`EmulatorState.reset`).
 """
@@ -19,15 +19,16 @@ from typing import Any
 import httpx
 
 from bria_dagster.client.results import JobState
+from bria_dagster.emulator.backends.files import FileStore
+from bria_dagster.emulator.backends.jobs import Job, JobStore
 from bria_dagster.emulator.config import EmulatorConfig
 from bria_dagster.emulator.context import JobContext
+from bria_dagster.emulator.contract import JobOperation
 from bria_dagster.emulator.envelope import error_object, new_request_id
+from bria_dagster.emulator.errors import ApiError
 from bria_dagster.emulator.faults import FaultInjector
-from bria_dagster.emulator.files import FileStore
-from bria_dagster.emulator.jobs import Job, JobStore
 from bria_dagster.emulator.latency import pick
 from bria_dagster.emulator.ratelimit import RateLimiter
-from bria_dagster.emulator.registry import ApiError, JobOperation
 from bria_dagster.emulator.requestlog import RequestLog
 from bria_dagster.emulator.stats import Stats, StatsSnapshot
 from bria_dagster.emulator.webhooks import WebhookDispatcher

@@ -11,23 +11,46 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from bria_dagster.client.webhooks import sign_webhook
 
 if TYPE_CHECKING:
-    from bria_dagster.emulator.jobs import Job
-    from bria_dagster.emulator.state import EmulatorState
+    from bria_dagster.emulator.backends.jobs import Job
+    from bria_dagster.emulator.config import EmulatorConfig
+    from bria_dagster.emulator.stats import Stats
 
 logger = logging.getLogger(__name__)
+
+
+class DeliverySource(Protocol):
+    """What deliveries use of the emulator's state (``EmulatorState`` provides it)."""
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """``webhook_retry_delays_s`` and ``webhook_timeout_s``."""
+        ...
+
+    @property
+    def stats(self) -> Stats:
+        """Where deliveries are counted (replaced on reset, so read it each time)."""
+        ...
+
+    async def ended(self, job: Job) -> None:
+        """Wait until the job has ended."""
+        ...
+
+    def status_body(self, job: Job, *, ended: bool = False) -> dict[str, Any]:
+        """The job's status answer."""
+        ...
 
 
 class WebhookDispatcher:
     """One asyncio task per job that has a webhook; nothing for the others."""
 
-    def __init__(self, state: EmulatorState) -> None:
+    def __init__(self, state: DeliverySource) -> None:
         self._state = state
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None

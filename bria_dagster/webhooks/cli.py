@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.webhooks import DEFAULT_TOLERANCE_SECONDS
-from bria_dagster.emulator.server import bind, url_of
 from bria_dagster.ledger import Ledger
 from bria_dagster.ledger.location import default_ledger_url
+from bria_dagster.serving import bind, url_of
 from bria_dagster.webhooks.app import (
     DEFAULT_UNKNOWN_GRACE_SECONDS,
     WEBHOOK_PATH,

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from types import TracebackType
-
 import uvicorn
 
-from bria_dagster.emulator.server import bind, serve_in_thread, url_of
+from bria_dagster.serving import BackgroundServer
 from bria_dagster.webhooks.app import WebhookApp
 
 
@@ -26,12 +23,14 @@ def receiver_server(app: WebhookApp, *, log_level: str = "warning") -> uvicorn.S
     return uvicorn.Server(config)
 
 
-class WebhookServer:
+class WebhookServer(BackgroundServer):
     """The receiver on a local port, in a background thread. A context manager.
 
     >>> with WebhookServer(create_webhook_app(ledger, token)) as receiver:
     ...     bria.submit("image/generate", payload, webhook_url=receiver.webhook_url)
     """
+
+    thread_name = "bria-webhooks"
 
     def __init__(
         self,
@@ -41,43 +40,14 @@ class WebhookServer:
         port: int = 0,
         startup_timeout_s: float = 10.0,
     ) -> None:
+        super().__init__(host, port, startup_timeout_s)
         self.app = app
-        self.host = host
-        self.port = port
-        self._startup_timeout_s = startup_timeout_s
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
 
     @property
     def webhook_url(self) -> str:
         """The URL to pass as ``webhook_url`` when submitting."""
         return self.base_url + self.app.webhook_path
 
-    def start(self) -> WebhookServer:
-        """Bind, serve in a thread, and return once the server answers."""
-        if self._server is not None:
-            raise RuntimeError("the receiver was already started; make a new WebhookServer")
-        sock = bind(self.host, self.port)
-        self.base_url = url_of(sock)
-        self._server = server = receiver_server(self.app)
-        self._thread = serve_in_thread(server, sock, "bria-webhooks", self._startup_timeout_s)
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down and wait for it."""
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> WebhookServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def make_server(self) -> uvicorn.Server:
+        """The receiver's uvicorn server."""
+        return receiver_server(self.app)

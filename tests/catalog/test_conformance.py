@@ -17,7 +17,7 @@ from bria_dagster.client.catalog import CATALOG, OPERATIONS, CatalogMixin
 from bria_dagster.client.catalog.base import ENVELOPE_FIELDS, BriaRequest, JobRequest
 from bria_dagster.client.catalog.registry import SyncMode
 from bria_dagster.client.endpoints import FAMILIES
-from bria_dagster.emulator import registry as emulator_registry
+from bria_dagster.emulator import contract as emulator_contract
 
 from .model_schema import bound, branches, enum_values, json_types, model_schema
 from .openapi import SPEC_DIR, SpecOperation, load_operations, properties, required
@@ -237,7 +237,7 @@ def test_notes_name_real_fields() -> None:
 
 def test_registry_is_consistent() -> None:
     assert len({spec.request_model for spec in CATALOG.values()}) == len(CATALOG)
-    assert typing.get_args(SyncMode) == typing.get_args(emulator_registry.SyncMode)
+    assert typing.get_args(SyncMode) == typing.get_args(emulator_contract.SyncMode)
     for spec in OPERATIONS.values():
         assert spec.family in FAMILIES
         if spec.request_model is not None:

@@ -12,7 +12,8 @@ from PIL import Image
 from bria_dagster.client.catalog import TrainingFailedError
 from bria_dagster.client.errors import BriaInputError, ServerError, WaitTimeoutError
 from bria_dagster.emulator import EmulatorServer, FaultRule
-from bria_dagster.emulator.handlers.tailored import Tailored, tailored_of
+from bria_dagster.emulator.backends.tailored import Tailored
+from bria_dagster.emulator.handlers.tailored import tailored_of
 
 from .conftest import AsyncCatalogClient, CatalogClient, hosted, png
 

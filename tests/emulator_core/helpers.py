@@ -18,7 +18,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from bria_dagster.emulator import ApiError, JobOperation, OperationContext
-from bria_dagster.emulator.registry import WARNING_KEY
+from bria_dagster.emulator.contract import WARNING_KEY
 
 TOKEN = "test-token-123"
 AUTH = {"api_token": TOKEN}

@@ -15,7 +15,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from bria_dagster.emulator import EmulatorServer
-from bria_dagster.emulator.handlers import draw, jobs
+from bria_dagster.emulator.handlers import draw, image_edit
 
 from .helpers import (
     b64,
@@ -85,7 +85,7 @@ def test_increase_resolution_refuses_results_beyond_8192_squared(http: httpx.Cli
 def test_enhance_stays_within_its_output_limit(
     http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobs, "MAX_ENHANCED_PIXELS", 10_000)  # 10 MP, scaled down for speed
+    monkeypatch.setattr(image_edit, "MAX_ENHANCED_PIXELS", 10_000)  # 10 MP, scaled down for speed
     status = run_async(http, "/v2/image/edit/enhance", {"image": b64(product_photo((100, 100)))})
     width, height = open_url(status["result"]["image_url"]).size
     assert width * height <= 10_000 and width == height

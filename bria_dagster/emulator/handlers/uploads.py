@@ -7,11 +7,14 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+
+if TYPE_CHECKING:
+    from bria_dagster.emulator.state import EmulatorState
 
 UPLOADS_PATH = "/_emulator/uploads"
 
@@ -27,7 +30,7 @@ def _file_part(content_type: str, body: bytes) -> bytes | None:
     return None
 
 
-def routes(state: Any) -> list[BaseRoute]:
+def routes(state: EmulatorState) -> list[BaseRoute]:
     """The upload endpoint (API, guarded by the core) and its upload target (no token)."""
     store: dict[str, bytes] = state.extensions.setdefault("uploads", {})
 

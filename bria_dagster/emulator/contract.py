@@ -1,10 +1,12 @@
 """The contract between the emulator's server core and its operations.
 
 The core (``app.py``) owns HTTP: auth, rate limits, the 202/status lifecycle, sync answers,
-webhooks, result files, faults and stats. An operation (``operations/*.py``) owns one endpoint's
-meaning: it validates a body and computes a result. Operations register :class:`JobOperation`
-objects (POST endpoints that make a job) and may add plain routes for CRUD surfaces (tailored
-projects/datasets/models, ads brands/templates, video upload) through :class:`RouteProvider`.
+webhooks, result files, faults and stats. An operation (``handlers/*.py``) owns one endpoint's
+meaning: it validates a body and computes a result, raising
+:class:`~bria_dagster.emulator.errors.ApiError`. Operations register :class:`JobOperation`
+objects (POST endpoints that make a job); plain routes for CRUD surfaces (tailored
+projects/datasets/models, ads brands/templates, video upload) come from
+:class:`~bria_dagster.emulator.routing.RouteProvider` objects.
 """
 
 from __future__ import annotations
@@ -13,34 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.emulator.errors import ApiError
+
 if TYPE_CHECKING:
     from PIL import Image
-    from starlette.routing import BaseRoute
 
+    from bria_dagster.client.catalog import BriaRequest
     from bria_dagster.emulator.config import EmulatorConfig
-
-
-class ApiError(Exception):
-    """An error answered in Bria's envelope: ``{"error": {code, message, details}, request_id}``.
-
-    ``plain_body`` makes the answer a bare JSON string, as some v1 ads endpoints do.
-    """
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        details: str | None = None,
-        *,
-        code: int | str | None = None,
-        plain_body: bool = False,
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.details = details
-        self.code = status if code is None else code
-        self.plain_body = plain_body
-        super().__init__(f"{status}: {message}")
 
 
 class OperationContext(Protocol):
@@ -127,7 +109,10 @@ class JobOperation:
     (FIBO ``/v2/image/edit``: ``structured_instruction`` sync, ``structured_prompt`` polled)."""
 
 
-class RouteProvider(Protocol):
-    """A callable that returns extra Starlette routes, given the emulator's shared state."""
-
-    def __call__(self, state: Any) -> list[BaseRoute]: ...
+def check_request(model: type[BriaRequest], body: dict[str, Any]) -> None:
+    """Validate a body with the client's catalog model (one set of rules for the client and the
+    emulator): ApiError 400 naming the field."""
+    try:
+        model.parse(body)
+    except BriaInputError as exc:
+        raise ApiError(400, "Invalid request", str(exc)) from None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bria_dagster.client.results import JobState
-from bria_dagster.emulator.registry import ApiError
+from bria_dagster.emulator.errors import ApiError
 
 
 @dataclass(eq=False)
