@@ -1,14 +1,15 @@
 """Every published request example of Bria's image, product and ads OpenAPI files, replayed
-against an emulator started with its defaults (Bria-like latencies: ads about 90 s), completes:
-the POST answers within the client's 30 s read timeout (a v1 placeholder answer within a
-second), and the job's result files can then be fetched. The examples' input URLs point at
-Bria's sample files, which this test replaces with images the emulator serves."""
+against a ``bria-emulator`` process started with its defaults (Bria-like latencies: ads about
+90 s), completes: the POST answers within the client's 30 s read timeout (a v1 placeholder
+answer within a second), and the job's result files can then be fetched. The examples' input
+URLs point at Bria's sample files, which this test replaces with images the emulator serves.
+The demo runs against the same emulator meanwhile (``demo_run``; its own token, so its own rate
+budget)."""
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +20,6 @@ from PIL import Image
 from bria_dagster.client import BriaClient
 from bria_dagster.client.catalog.responses import VehicleParts, parse_v1_result
 from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
-from bria_dagster.emulator import EmulatorConfig, EmulatorServer
 from tests.catalog.openapi import SpecOperation, load_operations
 
 FILES = ("image-generation", "image-editing", "product-shot-editing", "ad-generation")
@@ -45,15 +45,9 @@ def _png(mode: str, colour: Any) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def default_emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorConfig()) as server:
-        yield server
-
-
-def _host(server: EmulatorServer, data: bytes) -> str:
+def _host(base_url: str, data: bytes) -> str:
     answer = httpx.post(
-        f"{server.base_url}/_emulator/files",
+        f"{base_url}/_emulator/files",
         params={"content_type": "image/png", "ext": "png"},
         content=data,
     )
@@ -80,17 +74,17 @@ def _result_urls(path: str, payload: dict[str, Any], body: Any) -> list[str]:
     return result.urls or ([result.url] if result.url else [])
 
 
-def _replay(server: EmulatorServer, path: str, body: dict[str, Any]) -> float:
+def _replay(base_url: str, path: str, body: dict[str, Any]) -> float:
     """POST one example and wait for its result; return how long the POST took."""
     headers = {"api_token": "examples-token"}
     timeout = httpx.Timeout(10.0, read=READ_TIMEOUT_S)
     started = time.monotonic()
-    answer = httpx.post(server.base_url + path, json=body, headers=headers, timeout=timeout)
+    answer = httpx.post(base_url + path, json=body, headers=headers, timeout=timeout)
     took = time.monotonic() - started
     assert answer.status_code in (200, 202), (path, answer.text)
     data = answer.json()
     with BriaClient(
-        api_token="examples-token", base_url=server.base_url, rate_limit_backend="memory"
+        api_token="examples-token", base_url=base_url, rate_limit_backend="memory"
     ) as bria:
         if answer.status_code == 202:
             result = bria.wait(data["request_id"], endpoint=path)
@@ -108,14 +102,15 @@ def _replay(server: EmulatorServer, path: str, body: dict[str, Any]) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("demo_run")
 def test_every_published_example_completes_on_a_default_emulator(
-    default_emulator: EmulatorServer,
+    default_emulator_url: str,
 ) -> None:
     examples = _examples()
     assert len(examples) >= 55
     assert {op.path for op, _, _ in examples} >= {"/v1/ads/generate"}
-    image = _host(default_emulator, _png("RGB", "white"))
-    mask = _host(default_emulator, _png("L", 0))
+    image = _host(default_emulator_url, _png("RGB", "white"))
+    mask = _host(default_emulator_url, _png("L", 0))
     jobs = [(op.path, _swap(body, "", image, mask)) for op, _, body in examples]
     placeholders = [(path, body) for path, body in jobs if returns_placeholders(path, body)]
     others = [(path, body) for path, body in jobs if not returns_placeholders(path, body)]
@@ -123,8 +118,8 @@ def test_every_published_example_completes_on_a_default_emulator(
     with ThreadPoolExecutor(len(jobs)) as pool:
         # The placeholder calls first, so that their one-second answer is not measured behind
         # the work of 50 other jobs on the emulator's 4 worker threads.
-        futures = [pool.submit(_replay, default_emulator, p, b) for p, b in placeholders]
+        futures = [pool.submit(_replay, default_emulator_url, p, b) for p, b in placeholders]
         time.sleep(PLACEHOLDER_ANSWER_S)
-        futures += [pool.submit(_replay, default_emulator, path, body) for path, body in others]
+        futures += [pool.submit(_replay, default_emulator_url, path, body) for path, body in others]
         took = [future.result() for future in futures]
     assert max(took) < READ_TIMEOUT_S
