@@ -24,16 +24,15 @@ from bria_dagster.assets.factory import (
     key_of,
     key_prefix_parts,
     plan_jobs,
-    resource_of,
-    run_blocking,
     upstream_list,
 )
 from bria_dagster.assets.plan import RequestBuilder
-from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.assets.stopping import watching_run
 from bria_dagster.client.catalog import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
+from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
+from bria_dagster.runtime import resource_of, run_blocking
 
 REQUESTS_SUFFIX = "_requests"
 

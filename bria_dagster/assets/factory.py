@@ -1,8 +1,6 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,6 +21,7 @@ from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.storage import ObjectStore, StorageInputError
 
 FORCE_TAG = "bria/force"
@@ -245,17 +244,6 @@ class StepResources:
             return await work(runner)
 
 
-def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end from synchronous code, in a private loop (a worker thread when
-    this thread already runs one)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1, "bria-step") as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def _load_upstream(
     context: dg.AssetExecutionContext,
     item: Upstream,
@@ -319,14 +307,3 @@ def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
     if key_prefix is None:
         return []
     return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
-
-
-def resource_of(context: Any, name: str, kind: type[T]) -> T:
-    """The resource ``name`` of an asset, check or sensor context, checked to be a ``kind``."""
-    value = getattr(context.resources, name)
-    if not isinstance(value, kind):
-        raise dg.Failure(
-            f"resource {name!r} must be a {kind.__name__}, got {type(value).__name__}",
-            allow_retries=False,
-        )
-    return value
