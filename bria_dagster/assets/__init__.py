@@ -4,6 +4,7 @@ from bria_dagster.assets.checks import CHECK_ALPHA, CHECK_DIMENSIONS, CHECK_READ
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
+from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
 from bria_dagster.assets.step import StepInput, UpstreamImage
 from bria_dagster.results import METADATA_IMAGES, ImageRecord
@@ -15,7 +16,9 @@ __all__ = [
     "DEFAULT_RETRY_POLICY",
     "FORCE_TAG",
     "METADATA_IMAGES",
+    "BriaAssetOptions",
     "BriaStepConfig",
+    "BriaStepOptions",
     "DeferredBriaAsset",
     "ImageRecord",
     "RequestBuilder",

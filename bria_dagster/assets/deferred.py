@@ -7,18 +7,17 @@ by runs but materialized by :func:`~bria_dagster.sensors.build_bria_result_senso
 finishes. Its checks are reported with it, and can be re-run from the UI.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
-from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
+from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
     BriaStepConfig,
     StepResources,
-    Upstream,
     as_builder,
     is_forced,
     key_of,
@@ -26,6 +25,7 @@ from bria_dagster.assets.factory import (
     plan_jobs,
     upstream_list,
 )
+from bria_dagster.assets.options import BriaStepOptions, takes_options
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.assets.stopping import watching_run
 from bria_dagster.client.catalog import BriaRequest
@@ -62,53 +62,40 @@ class DeferredBriaAsset:
         yield self.checks
 
 
+@takes_options(BriaStepOptions)
 def bria_deferred_asset(
-    name: str,
-    request: RequestBuilder | BriaRequest,
-    *,
-    upstream: Upstream | Sequence[Upstream] | None = None,
-    key_prefix: str | Sequence[str] | None = None,
-    partitions_def: dg.PartitionsDefinition | None = None,
-    group_name: str | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    tags: Mapping[str, str] | None = None,
-    kinds: set[str] | None = None,
-    pool: str | None = "bria",
-    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
-    backfill_policy: dg.BackfillPolicy | None = None,
-    bria_key: str = "bria",
-    storage_key: str = "bria_storage",
-    ledger_key: str = "bria_ledger",
+    name: str, request: RequestBuilder | BriaRequest, options: BriaStepOptions
 ) -> DeferredBriaAsset:
-    """A deferred Bria step: same arguments as :func:`~bria_dagster.assets.bria_asset`, one
+    """A deferred Bria step: the arguments of :func:`~bria_dagster.assets.bria_asset` but
+    ``automation_condition`` and ``checks`` (the fields of :class:`BriaStepOptions`), one
     request per partition (fan out with partitions). Add
     :func:`~bria_dagster.sensors.build_bria_result_sensor` to collect the results.
 
     With ``BriaResource.webhook_url`` set, requests carry it and the sensor needs no status
     poll for a job whose webhook arrived (a poll remains the fallback for a lost delivery).
     """
-    prefix = key_prefix_parts(key_prefix)
+    prefix = key_prefix_parts(options.key_prefix)
     result_key = dg.AssetKey([*prefix, name])
     submit_key = dg.AssetKey([*prefix, name + REQUESTS_SUFFIX])
     builder = as_builder(request)
-    upstream_defs = upstream_list(upstream)
-    all_kinds = {"bria", *(kinds or set())}
+    upstream_defs = upstream_list(options.upstream)
+    partitions_def = options.partitions_def
+    storage_key = options.storage_key
 
     @dg.asset(
         key=submit_key,
         deps=[key_of(item) for item in upstream_defs],
         partitions_def=partitions_def,
-        group_name=group_name,
+        group_name=options.group_name,
         description=f"Submits the Bria requests of {name}; the result sensor materializes "
         f"{name} when they finish.",
-        owners=owners,
-        tags=tags,
-        kinds=all_kinds,
-        pool=pool,
-        backfill_policy=backfill_policy,
-        retry_policy=retry_policy,
-        required_resource_keys={bria_key, storage_key, ledger_key},
+        owners=options.owners,
+        tags=options.tags,
+        kinds=options.all_kinds,
+        pool=options.pool,
+        backfill_policy=options.backfill_policy,
+        retry_policy=options.retry_policy,
+        required_resource_keys=options.resource_keys,
     )
     def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
         # A run terminated while this step submits: the submits finish (never cut a POST),
@@ -119,7 +106,7 @@ def bria_deferred_asset(
     def _submit_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
-        step = StepResources.of(context, bria_key, storage_key, ledger_key)
+        step = StepResources.of(context, options)
         jobs = plan_jobs(context, result_key, builder, upstream_defs, partitions_def, step.store)
         per_partition: dict[str | None, int] = {}
         for job in jobs:
@@ -151,12 +138,12 @@ def bria_deferred_asset(
         key=result_key,
         deps=[submit_key],
         partitions_def=partitions_def,
-        group_name=group_name,
-        description=description
+        group_name=options.group_name,
+        description=options.description
         or f"Bria results of {name}, materialized by the result sensor as jobs finish.",
-        owners=owners,
-        tags=tags,
-        kinds=all_kinds,
+        owners=options.owners,
+        tags=options.tags,
+        kinds=options.all_kinds,
         metadata={"bria/mode": "deferred"},
     )
 

@@ -1,16 +1,17 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import dagster as dg
 import pydantic
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
-from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
+from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
+from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions, Upstream, takes_options
 from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, plan_step
 from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
@@ -29,10 +30,6 @@ FORCE_TAG = "bria/force"
 
 T = TypeVar("T")
 
-Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
-"""An upstream step: an asset, a spec, a key, or a deferred step (anything with ``key`` and
-``partitions_def``)."""
-
 
 class BriaStepConfig(dg.Config):
     """Run config of a Bria step."""
@@ -41,26 +38,9 @@ class BriaStepConfig(dg.Config):
     """Send new (paid) requests even where the same request already has a stored result."""
 
 
+@takes_options(BriaAssetOptions)
 def bria_asset(
-    name: str,
-    request: RequestBuilder | BriaRequest,
-    *,
-    upstream: Upstream | Sequence[Upstream] | None = None,
-    key_prefix: str | Sequence[str] | None = None,
-    partitions_def: dg.PartitionsDefinition | None = None,
-    group_name: str | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    tags: Mapping[str, str] | None = None,
-    kinds: set[str] | None = None,
-    pool: str | None = "bria",
-    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
-    automation_condition: dg.AutomationCondition | None = None,
-    checks: bool = True,
-    backfill_policy: dg.BackfillPolicy | None = None,
-    bria_key: str = "bria",
-    storage_key: str = "bria_storage",
-    ledger_key: str = "bria_ledger",
+    name: str, request: RequestBuilder | BriaRequest, options: BriaAssetOptions
 ) -> dg.AssetsDefinition:
     """An asset whose materialization runs Bria requests and stores their results.
 
@@ -75,34 +55,37 @@ def bria_asset(
     an image preview. Each request goes through the ledger: a result already stored for the same
     request is reused (no second payment) unless the run is forced (config ``force: true`` or
     tag ``bria/force=true``); a retried step resumes its request ids.
+
+    The keyword arguments are the fields of :class:`BriaAssetOptions`.
     """
-    key = dg.AssetKey([*key_prefix_parts(key_prefix), name])
+    key = dg.AssetKey([*key_prefix_parts(options.key_prefix), name])
     builder = as_builder(request)
-    upstream_defs = upstream_list(upstream)
-    deps = [key_of(item) for item in upstream_defs]
+    upstream_defs = upstream_list(options.upstream)
+    partitions_def = options.partitions_def
+    checks = options.checks
 
     @dg.asset(
         key=key,
-        deps=deps,
+        deps=[key_of(item) for item in upstream_defs],
         partitions_def=partitions_def,
-        group_name=group_name,
-        description=description
+        group_name=options.group_name,
+        description=options.description
         or f"Bria step {name}: requests built per partition, results stored in object storage.",
-        owners=owners,
-        tags=tags,
-        kinds={"bria", *(kinds or set())},
-        pool=pool,
-        retry_policy=retry_policy,
-        backfill_policy=backfill_policy,
-        automation_condition=automation_condition,
+        owners=options.owners,
+        tags=options.tags,
+        kinds=options.all_kinds,
+        pool=options.pool,
+        retry_policy=options.retry_policy,
+        backfill_policy=options.backfill_policy,
+        automation_condition=options.automation_condition,
         check_specs=check_specs(key) if checks else None,
-        required_resource_keys={bria_key, storage_key, ledger_key},
+        required_resource_keys=options.resource_keys,
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
         with watching_run(context, key.to_user_string()) as stop:
-            step = StepResources.of(context, bria_key, storage_key, ledger_key)
+            step = StepResources.of(context, options)
             jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
             before = step.client.usage()
             outcome = run_blocking(
@@ -203,18 +186,16 @@ class StepResources:
     ledger: Ledger
 
     @classmethod
-    def of(
-        cls, context: dg.AssetExecutionContext, bria_key: str, storage_key: str, ledger_key: str
-    ) -> "StepResources":
+    def of(cls, context: dg.AssetExecutionContext, options: BriaStepOptions) -> "StepResources":
         """Read the three resources from the step's context and check them once (see
         :mod:`~bria_dagster.assets.preflight`): a wrong setting fails the step before any
         request, without retry."""
-        bria = resource_of(context, bria_key, BriaResource)
+        bria = resource_of(context, options.bria_key, BriaResource)
         return cls(
             bria=bria,
             client=checked_client(bria),
-            ledger=checked_ledger(resource_of(context, ledger_key, BriaLedgerResource)),
-            store=checked_store(resource_of(context, storage_key, BriaStorageResource)),
+            ledger=checked_ledger(resource_of(context, options.ledger_key, BriaLedgerResource)),
+            store=checked_store(resource_of(context, options.storage_key, BriaStorageResource)),
         )
 
     async def run(
