@@ -19,11 +19,7 @@ from bria_dagster.assets.factory import (
     BriaStepConfig,
     StepResources,
     as_builder,
-    is_forced,
-    key_of,
-    key_prefix_parts,
     plan_jobs,
-    upstream_list,
 )
 from bria_dagster.assets.options import BriaStepOptions, takes_options
 from bria_dagster.assets.plan import RequestBuilder
@@ -32,7 +28,7 @@ from bria_dagster.client.catalog import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
 from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
-from bria_dagster.runtime import resource_of, run_blocking
+from bria_dagster.runtime import resource_of
 
 REQUESTS_SUFFIX = "_requests"
 
@@ -74,28 +70,17 @@ def bria_deferred_asset(
     With ``BriaResource.webhook_url`` set, requests carry it and the sensor needs no status
     poll for a job whose webhook arrived (a poll remains the fallback for a lost delivery).
     """
-    prefix = key_prefix_parts(options.key_prefix)
-    result_key = dg.AssetKey([*prefix, name])
-    submit_key = dg.AssetKey([*prefix, name + REQUESTS_SUFFIX])
+    result_key = options.key(name)
+    submit_key = options.key(name + REQUESTS_SUFFIX)
     builder = as_builder(request)
-    upstream_defs = upstream_list(options.upstream)
-    partitions_def = options.partitions_def
     storage_key = options.storage_key
 
     @dg.asset(
-        key=submit_key,
-        deps=[key_of(item) for item in upstream_defs],
-        partitions_def=partitions_def,
-        group_name=options.group_name,
-        description=f"Submits the Bria requests of {name}; the result sensor materializes "
-        f"{name} when they finish.",
-        owners=options.owners,
-        tags=options.tags,
-        kinds=options.all_kinds,
-        pool=options.pool,
-        backfill_policy=options.backfill_policy,
-        retry_policy=options.retry_policy,
-        required_resource_keys=options.resource_keys,
+        **options.asset_arguments(
+            submit_key,
+            f"Submits the Bria requests of {name}; the result sensor materializes {name} when "
+            "they finish.",
+        )
     )
     def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
         # A run terminated while this step submits: the submits finish (never cut a POST),
@@ -107,7 +92,7 @@ def bria_deferred_asset(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
         step = StepResources.of(context, options)
-        jobs = plan_jobs(context, result_key, builder, upstream_defs, partitions_def, step.store)
+        jobs = plan_jobs(context, result_key, builder, options, step.store)
         per_partition: dict[str | None, int] = {}
         for job in jobs:
             per_partition[job.partition_key] = per_partition.get(job.partition_key, 0) + 1
@@ -119,14 +104,12 @@ def bria_deferred_asset(
                 "Use partitions (or an inline step) for variants.",
                 allow_retries=False,
             )
-        entries = run_blocking(
-            step.run(
-                lambda runner: runner.submit(jobs),
-                result_key,
-                context,
-                force=is_forced(context, config),
-                webhook_url=step.bria.webhook_url,
-            )
+        entries = step.run(
+            lambda runner: runner.submit(jobs),
+            result_key,
+            context,
+            config,
+            webhook_url=step.bria.webhook_url,
         )
         errors = [item for item in entries if isinstance(item, JobError)]
         if errors:
@@ -137,14 +120,11 @@ def bria_deferred_asset(
     result = dg.AssetSpec(
         key=result_key,
         deps=[submit_key],
-        partitions_def=partitions_def,
-        group_name=options.group_name,
-        description=options.description
-        or f"Bria results of {name}, materialized by the result sensor as jobs finish.",
-        owners=options.owners,
-        tags=options.tags,
-        kinds=options.all_kinds,
         metadata={"bria/mode": "deferred"},
+        **options.spec_arguments(
+            options.description
+            or f"Bria results of {name}, materialized by the result sensor as jobs finish."
+        ),
     )
 
     @dg.multi_asset_check(

@@ -1,6 +1,6 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -11,7 +11,13 @@ from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
-from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions, Upstream, takes_options
+from bria_dagster.assets.options import (
+    BriaAssetOptions,
+    BriaStepOptions,
+    Upstream,
+    key_of,
+    takes_options,
+)
 from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, plan_step
 from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
@@ -58,45 +64,27 @@ def bria_asset(
 
     The keyword arguments are the fields of :class:`BriaAssetOptions`.
     """
-    key = dg.AssetKey([*key_prefix_parts(options.key_prefix), name])
+    key = options.key(name)
     builder = as_builder(request)
-    upstream_defs = upstream_list(options.upstream)
-    partitions_def = options.partitions_def
     checks = options.checks
 
     @dg.asset(
-        key=key,
-        deps=[key_of(item) for item in upstream_defs],
-        partitions_def=partitions_def,
-        group_name=options.group_name,
-        description=options.description
-        or f"Bria step {name}: requests built per partition, results stored in object storage.",
-        owners=options.owners,
-        tags=options.tags,
-        kinds=options.all_kinds,
-        pool=options.pool,
-        retry_policy=options.retry_policy,
-        backfill_policy=options.backfill_policy,
+        **options.asset_arguments(
+            key,
+            options.description
+            or f"Bria step {name}: requests built per partition, results stored in object storage.",
+        ),
         automation_condition=options.automation_condition,
         check_specs=check_specs(key) if checks else None,
-        required_resource_keys=options.resource_keys,
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
         with watching_run(context, key.to_user_string()) as stop:
             step = StepResources.of(context, options)
-            jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
+            jobs = plan_jobs(context, key, builder, options, step.store)
             before = step.client.usage()
-            outcome = run_blocking(
-                step.run(
-                    lambda runner: runner.run(jobs),
-                    key,
-                    context,
-                    force=is_forced(context, config),
-                    stop=stop,
-                )
-            )
+            outcome = step.run(lambda runner: runner.run(jobs), key, context, config, stop=stop)
             usage = usage_delta(before, step.client.usage())
             store = step.store
             if outcome.errors:
@@ -121,11 +109,12 @@ def plan_jobs(
     context: dg.AssetExecutionContext,
     key: dg.AssetKey,
     builder: RequestBuilder,
-    upstream_defs: Sequence[Upstream],
-    partitions_def: dg.PartitionsDefinition | None,
+    options: BriaStepOptions,
     store: ObjectStore,
 ) -> list[PlannedJob]:
     """Build and validate the step's requests for every partition of the run (no HTTP)."""
+    upstream_defs = options.upstream_steps
+    partitions_def = options.partitions_def
     partition_keys: list[str | None] = (
         list(context.partition_keys) if partitions_def is not None else [None]
     )
@@ -198,31 +187,36 @@ class StepResources:
             store=checked_store(resource_of(context, options.storage_key, BriaStorageResource)),
         )
 
-    async def run(
+    def run(
         self,
         work: Callable[[StepRunner], Awaitable[T]],
         key: dg.AssetKey,
         context: dg.AssetExecutionContext,
+        config: BriaStepConfig,
         *,
-        force: bool,
         webhook_url: str | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> T:
-        """Run ``work`` with a :class:`StepRunner` on an async view of the client; ``stop``
-        says when the run was terminated (``bria_dagster.assets.stopping``)."""
-        async with self.client.async_view() as aclient:
-            runner = StepRunner(
-                client=aclient,
-                ledger=self.ledger,
-                store=self.store,
-                asset_key=key.to_user_string(),
-                run_id=context.run.run_id,
-                force=force,
-                webhook_url=webhook_url,
-                log=context.log,
-                stop=stop,
-            )
-            return await work(runner)
+        """Run ``work`` to its end with a :class:`StepRunner` on an async view of the client,
+        forced as the run asks (:func:`is_forced`); ``stop`` says when the run was terminated
+        (``bria_dagster.assets.stopping``)."""
+
+        async def with_runner() -> T:
+            async with self.client.async_view() as aclient:
+                runner = StepRunner(
+                    client=aclient,
+                    ledger=self.ledger,
+                    store=self.store,
+                    asset_key=key.to_user_string(),
+                    run_id=context.run.run_id,
+                    force=is_forced(context, config),
+                    webhook_url=webhook_url,
+                    log=context.log,
+                    stop=stop,
+                )
+                return await work(runner)
+
+        return run_blocking(with_runner())
 
 
 def _load_upstream(
@@ -258,33 +252,3 @@ def as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
             "request", f"must be a catalog request or a function of StepInput, got {request!r}"
         )
     return request
-
-
-def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
-    """``upstream`` as a list (one step, several, or none)."""
-    if upstream is None:
-        return []
-    if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
-        return [upstream]  # type: ignore[list-item]
-    return list(upstream)  # type: ignore[arg-type]
-
-
-def key_of(item: Upstream) -> dg.AssetKey:
-    """The asset key of an upstream step, spec, key or key string."""
-    if isinstance(item, dg.AssetKey):
-        return item
-    if isinstance(item, str):
-        return dg.AssetKey.from_user_string(item)
-    key = getattr(item, "key", None)
-    if isinstance(key, dg.AssetKey):
-        return key
-    raise BriaInputError(
-        "upstream", f"must be an asset, an AssetSpec, an AssetKey or a key string: {item!r}"
-    )
-
-
-def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
-    """A key prefix as a list of parts."""
-    if key_prefix is None:
-        return []
-    return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)

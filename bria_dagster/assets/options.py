@@ -22,6 +22,7 @@ import dagster as dg
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.client.catalog import BriaRequest
+from bria_dagster.client.errors import BriaInputError
 
 Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
 """An upstream step: an asset, a spec, a key, or a deferred step (anything with ``key`` and
@@ -57,15 +58,37 @@ class BriaStepOptions:
     storage_key: str = "bria_storage"
     ledger_key: str = "bria_ledger"
 
-    @property
-    def resource_keys(self) -> set[str]:
-        """The resource keys the step requires."""
-        return {self.bria_key, self.storage_key, self.ledger_key}
+    def key(self, name: str) -> dg.AssetKey:
+        """The key of the step's asset ``name`` (under ``key_prefix``)."""
+        return dg.AssetKey([*key_prefix_parts(self.key_prefix), name])
 
     @property
-    def all_kinds(self) -> set[str]:
-        """``kinds`` with ``bria``."""
-        return {"bria", *(self.kinds or set())}
+    def upstream_steps(self) -> list[Upstream]:
+        """``upstream`` as a list."""
+        return upstream_list(self.upstream)
+
+    def spec_arguments(self, description: str) -> dict[str, Any]:
+        """What an asset or a spec of the step takes from these options."""
+        return {
+            "partitions_def": self.partitions_def,
+            "group_name": self.group_name,
+            "description": description,
+            "owners": self.owners,
+            "tags": self.tags,
+            "kinds": {"bria", *(self.kinds or set())},
+        }
+
+    def asset_arguments(self, key: dg.AssetKey, description: str) -> dict[str, Any]:
+        """What ``@dg.asset`` takes from these options for the executed asset ``key``."""
+        return {
+            **self.spec_arguments(description),
+            "key": key,
+            "deps": [key_of(item) for item in self.upstream_steps],
+            "pool": self.pool,
+            "retry_policy": self.retry_policy,
+            "backfill_policy": self.backfill_policy,
+            "required_resource_keys": {self.bria_key, self.storage_key, self.ledger_key},
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,3 +130,33 @@ def takes_options(
         return with_keywords
 
     return decorate
+
+
+def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
+    """``upstream`` as a list (one step, several, or none)."""
+    if upstream is None:
+        return []
+    if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
+        return [upstream]  # type: ignore[list-item]
+    return list(upstream)  # type: ignore[arg-type]
+
+
+def key_of(item: Upstream) -> dg.AssetKey:
+    """The asset key of an upstream step, spec, key or key string."""
+    if isinstance(item, dg.AssetKey):
+        return item
+    if isinstance(item, str):
+        return dg.AssetKey.from_user_string(item)
+    key = getattr(item, "key", None)
+    if isinstance(key, dg.AssetKey):
+        return key
+    raise BriaInputError(
+        "upstream", f"must be an asset, an AssetSpec, an AssetKey or a key string: {item!r}"
+    )
+
+
+def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
+    """A key prefix as a list of parts."""
+    if key_prefix is None:
+        return []
+    return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
