@@ -7,7 +7,7 @@
 (d) the same with ``webhook_url``: the ``bria-webhooks`` receiver completes the ledger rows and
     the sensor only stores and reports.
 
-Each returns a ``ModeResult`` as ``batch_throughput.py`` expects (imported from there lazily).
+Each returns a ``ModeResult`` (``batch_mode.py``), as ``batch_throughput.py`` expects.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from batch_mode import BenchSettings, ModeResult
 
-from bria_dagster.assets import bria_asset
+from bria_dagster.assets import METADATA_IMAGES, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
-from bria_dagster.assets.records import METADATA_IMAGES
 from bria_dagster.client.catalog.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
@@ -32,17 +32,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 TICK_PAUSE_S = 0.5
 
 
-def _resources(settings: Any, webhook_url: str | None = None) -> dict[str, Any]:
-    bria = BriaResource(
-        api_token=settings.token,
-        base_url=settings.base_url,
-        requests_per_minute=settings.plan_rpm,
-        rate_limit_window_s=settings.window_s,
-        rate_limit_fraction=settings.rate_limit_fraction,
-        rate_limit_backend=settings.client_backend(),
-        poll_first_factor=settings.poll_first_factor,
-        webhook_url=webhook_url,
-    )
+def _resources(settings: BenchSettings, webhook_url: str | None = None) -> dict[str, Any]:
+    bria = BriaResource(**settings.client_kwargs(), webhook_url=webhook_url)
     return {
         "bria": bria,
         "bria_storage": BriaStorageResource(uri=settings.store_uri),
@@ -52,21 +43,19 @@ def _resources(settings: Any, webhook_url: str | None = None) -> dict[str, Any]:
     }
 
 
-def _request(settings: Any, index: int) -> GenerateImageRequest:
+def _request(settings: BenchSettings, index: int) -> GenerateImageRequest:
     return GenerateImageRequest(**settings.payload(index))
 
 
-def _instance(settings: Any) -> dg.DagsterInstance:
+def _instance(settings: BenchSettings) -> dg.DagsterInstance:
     home = Path(settings.scratch, "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return dg.DagsterInstance.from_config(str(home))
 
 
-def inline_asset(settings: Any) -> Any:
+def inline_asset(settings: BenchSettings) -> ModeResult:
     """(b) one inline step: all N requests fanned out, waited for and stored in one run."""
-    from batch_throughput import ModeResult
-
     n = settings.jobs
     asset = bria_asset(
         "batch", lambda _step: [_request(settings, i) for i in range(n)], retry_policy=None
@@ -89,9 +78,7 @@ def inline_asset(settings: Any) -> Any:
     return ModeResult(n, stored, n - stored, makespan, errors[:5])
 
 
-def _deferred(settings: Any, webhooks: bool) -> Any:
-    from batch_throughput import ModeResult
-
+def _deferred(settings: BenchSettings, webhooks: bool) -> ModeResult:
     n = settings.jobs
     keys = [f"job-{i:05d}" for i in range(n)]
     parts = dg.DynamicPartitionsDefinition(name="bench_jobs")
@@ -178,11 +165,11 @@ def _deferred(settings: Any, webhooks: bool) -> Any:
     return ModeResult(n, len(reported), n - len(reported), makespan, errors, None, phases)
 
 
-def deferred_sensor(settings: Any) -> Any:
+def deferred_sensor(settings: BenchSettings) -> ModeResult:
     """(c) deferred asset + result sensor polling within the status budget."""
     return _deferred(settings, webhooks=False)
 
 
-def deferred_webhooks(settings: Any) -> Any:
+def deferred_webhooks(settings: BenchSettings) -> ModeResult:
     """(d) deferred asset + webhooks: the sensor stores and reports, polls only as fallback."""
     return _deferred(settings, webhooks=True)

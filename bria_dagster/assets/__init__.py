@@ -1,11 +1,13 @@
-"""Bria steps as Dagster assets: the factory, what request builders receive, the checks."""
+"""Bria steps as Dagster assets: the factories, what request builders receive, the checks."""
 
 from bria_dagster.assets.checks import CHECK_ALPHA, CHECK_DIMENSIONS, CHECK_READABLE
+from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
+from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
-from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.assets.step import StepInput, UpstreamImage
+from bria_dagster.results import METADATA_IMAGES, ImageRecord
 
 __all__ = [
     "CHECK_ALPHA",
@@ -14,11 +16,15 @@ __all__ = [
     "DEFAULT_RETRY_POLICY",
     "FORCE_TAG",
     "METADATA_IMAGES",
+    "BriaAssetOptions",
     "BriaStepConfig",
+    "BriaStepOptions",
+    "DeferredBriaAsset",
     "ImageRecord",
     "RequestBuilder",
     "RequestSet",
     "StepInput",
     "UpstreamImage",
     "bria_asset",
+    "bria_deferred_asset",
 ]

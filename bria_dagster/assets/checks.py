@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from bria_dagster.assets.images import ImageFacts, inspect_image, preview_data_uri
-from bria_dagster.assets.records import ImageRecord
+from bria_dagster.results.images import ImageFacts, inspect_image, preview_data_uri
+from bria_dagster.results.records import ImageRecord
 from bria_dagster.storage import ObjectStore, StorageError
 
 CHECK_READABLE = "image_readable"

@@ -7,33 +7,28 @@ by runs but materialized by :func:`~bria_dagster.sensors.build_bria_result_senso
 finishes. Its checks are reported with it, and can be re-run from the UI.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import dagster as dg
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
-from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
+from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
     BriaStepConfig,
     StepResources,
-    Upstream,
     as_builder,
-    is_forced,
-    key_of,
-    key_prefix_parts,
     plan_jobs,
-    resource_of,
-    run_blocking,
-    upstream_list,
 )
+from bria_dagster.assets.options import BriaStepOptions, takes_options
 from bria_dagster.assets.plan import RequestBuilder
-from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.assets.stopping import watching_run
 from bria_dagster.client.catalog import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
+from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
+from bria_dagster.runtime import resource_of
 
 REQUESTS_SUFFIX = "_requests"
 
@@ -63,53 +58,29 @@ class DeferredBriaAsset:
         yield self.checks
 
 
+@takes_options(BriaStepOptions)
 def bria_deferred_asset(
-    name: str,
-    request: RequestBuilder | BriaRequest,
-    *,
-    upstream: Upstream | Sequence[Upstream] | None = None,
-    key_prefix: str | Sequence[str] | None = None,
-    partitions_def: dg.PartitionsDefinition | None = None,
-    group_name: str | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    tags: Mapping[str, str] | None = None,
-    kinds: set[str] | None = None,
-    pool: str | None = "bria",
-    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
-    backfill_policy: dg.BackfillPolicy | None = None,
-    bria_key: str = "bria",
-    storage_key: str = "bria_storage",
-    ledger_key: str = "bria_ledger",
+    name: str, request: RequestBuilder | BriaRequest, options: BriaStepOptions
 ) -> DeferredBriaAsset:
-    """A deferred Bria step: same arguments as :func:`~bria_dagster.assets.bria_asset`, one
+    """A deferred Bria step: the arguments of :func:`~bria_dagster.assets.bria_asset` but
+    ``automation_condition`` and ``checks`` (the fields of :class:`BriaStepOptions`), one
     request per partition (fan out with partitions). Add
     :func:`~bria_dagster.sensors.build_bria_result_sensor` to collect the results.
 
     With ``BriaResource.webhook_url`` set, requests carry it and the sensor needs no status
     poll for a job whose webhook arrived (a poll remains the fallback for a lost delivery).
     """
-    prefix = key_prefix_parts(key_prefix)
-    result_key = dg.AssetKey([*prefix, name])
-    submit_key = dg.AssetKey([*prefix, name + REQUESTS_SUFFIX])
+    result_key = options.key(name)
+    submit_key = options.key(name + REQUESTS_SUFFIX)
     builder = as_builder(request)
-    upstream_defs = upstream_list(upstream)
-    all_kinds = {"bria", *(kinds or set())}
+    storage_key = options.storage_key
 
     @dg.asset(
-        key=submit_key,
-        deps=[key_of(item) for item in upstream_defs],
-        partitions_def=partitions_def,
-        group_name=group_name,
-        description=f"Submits the Bria requests of {name}; the result sensor materializes "
-        f"{name} when they finish.",
-        owners=owners,
-        tags=tags,
-        kinds=all_kinds,
-        pool=pool,
-        backfill_policy=backfill_policy,
-        retry_policy=retry_policy,
-        required_resource_keys={bria_key, storage_key, ledger_key},
+        **options.asset_arguments(
+            submit_key,
+            f"Submits the Bria requests of {name}; the result sensor materializes {name} when "
+            "they finish.",
+        )
     )
     def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
         # A run terminated while this step submits: the submits finish (never cut a POST),
@@ -120,8 +91,8 @@ def bria_deferred_asset(
     def _submit_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
-        step = StepResources.of(context, bria_key, storage_key, ledger_key)
-        jobs = plan_jobs(context, result_key, builder, upstream_defs, partitions_def, step.store)
+        step = StepResources.of(context, options)
+        jobs = plan_jobs(context, result_key, builder, options, step.store)
         per_partition: dict[str | None, int] = {}
         for job in jobs:
             per_partition[job.partition_key] = per_partition.get(job.partition_key, 0) + 1
@@ -133,14 +104,12 @@ def bria_deferred_asset(
                 "Use partitions (or an inline step) for variants.",
                 allow_retries=False,
             )
-        entries = run_blocking(
-            step.run(
-                lambda runner: runner.submit(jobs),
-                result_key,
-                context,
-                force=is_forced(context, config),
-                webhook_url=step.bria.webhook_url,
-            )
+        entries = step.run(
+            lambda runner: runner.submit(jobs),
+            result_key,
+            context,
+            config,
+            webhook_url=step.bria.webhook_url,
         )
         errors = [item for item in entries if isinstance(item, JobError)]
         if errors:
@@ -151,14 +120,11 @@ def bria_deferred_asset(
     result = dg.AssetSpec(
         key=result_key,
         deps=[submit_key],
-        partitions_def=partitions_def,
-        group_name=group_name,
-        description=description
-        or f"Bria results of {name}, materialized by the result sensor as jobs finish.",
-        owners=owners,
-        tags=tags,
-        kinds=all_kinds,
         metadata={"bria/mode": "deferred"},
+        **options.spec_arguments(
+            options.description
+            or f"Bria results of {name}, materialized by the result sensor as jobs finish."
+        ),
     )
 
     @dg.multi_asset_check(

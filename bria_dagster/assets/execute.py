@@ -11,21 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import TypeVar
 
-from bria_dagster.assets import placeholders
-from bria_dagster.assets.images import ImageFacts, extension_for, inspect_image
-from bria_dagster.assets.plan import (
-    SUMMARY_EXPECTED,
-    SUMMARY_VARIANT,
-    PlannedJob,
-    storage_hash,
-)
-from bria_dagster.assets.records import ImageRecord
+from bria_dagster.assets.plan import PlannedJob
 from bria_dagster.assets.stopping import StepStopped
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
 from bria_dagster.client.catalog.responses import parse_v1_result
@@ -35,7 +26,6 @@ from bria_dagster.client.errors import (
     BriaConnectionError,
     BriaError,
     BriaInputError,
-    DownloadError,
     JobFailedError,
     RateLimitError,
     ServerError,
@@ -46,15 +36,12 @@ from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
-from bria_dagster.storage import ObjectStore, object_key
+from bria_dagster.results import placeholders
+from bria_dagster.results.records import ImageRecord
+from bria_dagster.results.storing import store_entry
+from bria_dagster.storage import ObjectStore
 
 T = TypeVar("T")
-
-SPOOL_BYTES = 16 * 1024 * 1024
-"""Results up to this size are held in memory between download and store; larger ones spill
-to a temporary file."""
-
-STREAM_CHUNK = 1024 * 1024
 
 JOB_LOG_LINES = 10
 """A step logs its first jobs one line each and sums up the rest: every log line is an event in
@@ -363,143 +350,6 @@ class StepRunner:
                 return await store_entry(self._client, self._ledger, self._store, entry)
             except (BriaError, OSError) as exc:
                 return JobError(job, f"storing the result failed: {exc}", retryable=True)
-
-
-async def store_entry(
-    client: AsyncBriaClient, ledger: Ledger, store: ObjectStore, entry: LedgerEntry
-) -> ImageRecord:
-    """Download a ``completed`` entry's result into the store and mark it ``stored``.
-
-    A ``stored`` entry is reused as it is (``reused=True``). An expired result URL is fetched
-    anew from the Status Service. The object's key is deterministic, so a crash between storing
-    and marking finds the object already there and reuses it (write-once).
-    """
-    if entry.state is EntryState.STORED:
-        return record_of_stored(store, entry).with_(reused=True)
-    result = JobResult.model_validate(entry.result or {})
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-        download_type = await _download(client, entry, result, spool)
-        crash_point("store.downloaded")
-        facts = inspect_image(spool)
-        content_type, extension = extension_for(facts, download_type)
-        key = object_key(
-            entry.asset_key.split("/"),
-            entry.partition_key,
-            storage_hash(entry.payload_hash, entry.forced_generation),
-            extension,
-        )
-        stored = await store.put_async(
-            key,
-            _chunks(spool),
-            content_type=content_type,
-            provenance=_provenance(entry, result),
-        )
-    crash_point("store.after_put")
-    marked = ledger.mark_stored(entry.id, stored.uri, stored.sha256)
-    return _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
-
-
-def record_of_stored(store: ObjectStore, entry: LedgerEntry) -> ImageRecord:
-    """The :class:`ImageRecord` of a ``stored`` entry, its facts read back from the object."""
-    key = _key_of(store, entry)
-    info = store.info(key)
-    with store.open(key) as file:
-        facts = inspect_image(file)
-    result = JobResult.model_validate(entry.result or {})
-    return _record(entry, result, key, info.size, info.sha256, info.content_type, facts)
-
-
-def _record(
-    entry: LedgerEntry,
-    result: JobResult,
-    key: str,
-    size: int,
-    sha256: str,
-    content_type: str,
-    facts: ImageFacts | None,
-) -> ImageRecord:
-    summary = entry.request_summary
-    return ImageRecord(
-        partition_key=entry.partition_key,
-        variant=summary.get(SUMMARY_VARIANT),
-        request_id=entry.request_id or "",
-        endpoint=entry.endpoint,
-        uri=entry.storage_uri or "",
-        key=key,
-        size=size,
-        sha256=sha256,
-        content_type=content_type,
-        width=facts.width if facts else None,
-        height=facts.height if facts else None,
-        has_alpha=facts.has_alpha if facts else None,
-        seed=result.seed,
-        prompt=result.prompt,
-        refined_prompt=result.refined_prompt,
-        structured_prompt=_clip(result.structured_prompt),
-        result_url=entry.result_url,
-        submitted_at=entry.submitted_at,
-        completed_at=entry.completed_at,
-        stored_at=entry.stored_at,
-        expected=dict(summary.get(SUMMARY_EXPECTED) or {}),
-    )
-
-
-async def _download(
-    client: AsyncBriaClient, entry: LedgerEntry, result: JobResult, sink: IO[bytes]
-) -> str | None:
-    url = entry.result_url or result.url
-    if not url:
-        raise DownloadError(f"request {entry.request_id}: the result has no file URL")
-    try:
-        return (await client.download(url, sink)).content_type
-    except DownloadError as exc:
-        if not exc.expired or not entry.request_id or entry.request_id.startswith("sync-"):
-            raise
-    # The signed URL expired: the Status Service signs a fresh one.
-    status = await client.status(entry.request_id)
-    fresh = status.result.url if status.result else None
-    if not fresh:
-        raise DownloadError(f"request {entry.request_id}: no fresh result URL after expiry")
-    sink.seek(0)
-    sink.truncate()
-    return (await client.download(fresh, sink)).content_type
-
-
-def _key_of(store: ObjectStore, entry: LedgerEntry) -> str:
-    root = store.uri.rstrip("/") + "/"
-    uri = entry.storage_uri or ""
-    if not uri.startswith(root):
-        raise DownloadError(
-            f"request {entry.request_id} was stored at {uri}, outside this store ({store.uri})"
-        )
-    return uri[len(root) :]
-
-
-def _chunks(file: IO[bytes]) -> Iterator[bytes]:
-    file.seek(0)
-    while chunk := file.read(STREAM_CHUNK):
-        yield chunk
-
-
-def _provenance(entry: LedgerEntry, result: JobResult) -> dict[str, Any]:
-    values = {
-        "request_id": entry.request_id,
-        "endpoint": entry.endpoint,
-        "prompt": result.prompt,
-        "seed": result.seed,
-        "asset_key": entry.asset_key,
-        "partition_key": entry.partition_key,
-        "variant": entry.request_summary.get(SUMMARY_VARIANT),
-        "payload_hash": entry.payload_hash,
-        "forced_generation": entry.forced_generation,
-    }
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def _clip(text: str | None, limit: int = 4000) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[:limit] + f"…[{len(text)} chars]"
 
 
 def _job_error_text(error: JobFailedError) -> str:

@@ -1,18 +1,23 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-import asyncio
-import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import dagster as dg
 import pydantic
 
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
-from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
+from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
+from bria_dagster.assets.options import (
+    BriaAssetOptions,
+    BriaStepOptions,
+    Upstream,
+    key_of,
+    takes_options,
+)
 from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, plan_step
 from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
@@ -23,16 +28,13 @@ from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.storage import ObjectStore, StorageInputError
 
 FORCE_TAG = "bria/force"
 """Run tag that forces new, paid requests for every job of the run (``"true"``)."""
 
 T = TypeVar("T")
-
-Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
-"""An upstream step: an asset, a spec, a key, or a deferred step (anything with ``key`` and
-``partitions_def``)."""
 
 
 class BriaStepConfig(dg.Config):
@@ -42,26 +44,9 @@ class BriaStepConfig(dg.Config):
     """Send new (paid) requests even where the same request already has a stored result."""
 
 
+@takes_options(BriaAssetOptions)
 def bria_asset(
-    name: str,
-    request: RequestBuilder | BriaRequest,
-    *,
-    upstream: Upstream | Sequence[Upstream] | None = None,
-    key_prefix: str | Sequence[str] | None = None,
-    partitions_def: dg.PartitionsDefinition | None = None,
-    group_name: str | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    tags: Mapping[str, str] | None = None,
-    kinds: set[str] | None = None,
-    pool: str | None = "bria",
-    retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY,
-    automation_condition: dg.AutomationCondition | None = None,
-    checks: bool = True,
-    backfill_policy: dg.BackfillPolicy | None = None,
-    bria_key: str = "bria",
-    storage_key: str = "bria_storage",
-    ledger_key: str = "bria_ledger",
+    name: str, request: RequestBuilder | BriaRequest, options: BriaAssetOptions
 ) -> dg.AssetsDefinition:
     """An asset whose materialization runs Bria requests and stores their results.
 
@@ -76,45 +61,30 @@ def bria_asset(
     an image preview. Each request goes through the ledger: a result already stored for the same
     request is reused (no second payment) unless the run is forced (config ``force: true`` or
     tag ``bria/force=true``); a retried step resumes its request ids.
+
+    The keyword arguments are the fields of :class:`BriaAssetOptions`.
     """
-    key = dg.AssetKey([*key_prefix_parts(key_prefix), name])
+    key = options.key(name)
     builder = as_builder(request)
-    upstream_defs = upstream_list(upstream)
-    deps = [key_of(item) for item in upstream_defs]
+    checks = options.checks
 
     @dg.asset(
-        key=key,
-        deps=deps,
-        partitions_def=partitions_def,
-        group_name=group_name,
-        description=description
-        or f"Bria step {name}: requests built per partition, results stored in object storage.",
-        owners=owners,
-        tags=tags,
-        kinds={"bria", *(kinds or set())},
-        pool=pool,
-        retry_policy=retry_policy,
-        backfill_policy=backfill_policy,
-        automation_condition=automation_condition,
+        **options.asset_arguments(
+            key,
+            options.description
+            or f"Bria step {name}: requests built per partition, results stored in object storage.",
+        ),
+        automation_condition=options.automation_condition,
         check_specs=check_specs(key) if checks else None,
-        required_resource_keys={bria_key, storage_key, ledger_key},
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
     ) -> dg.MaterializeResult:
         with watching_run(context, key.to_user_string()) as stop:
-            step = StepResources.of(context, bria_key, storage_key, ledger_key)
-            jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
+            step = StepResources.of(context, options)
+            jobs = plan_jobs(context, key, builder, options, step.store)
             before = step.client.usage()
-            outcome = run_blocking(
-                step.run(
-                    lambda runner: runner.run(jobs),
-                    key,
-                    context,
-                    force=is_forced(context, config),
-                    stop=stop,
-                )
-            )
+            outcome = step.run(lambda runner: runner.run(jobs), key, context, config, stop=stop)
             usage = usage_delta(before, step.client.usage())
             store = step.store
             if outcome.errors:
@@ -139,11 +109,12 @@ def plan_jobs(
     context: dg.AssetExecutionContext,
     key: dg.AssetKey,
     builder: RequestBuilder,
-    upstream_defs: Sequence[Upstream],
-    partitions_def: dg.PartitionsDefinition | None,
+    options: BriaStepOptions,
     store: ObjectStore,
 ) -> list[PlannedJob]:
     """Build and validate the step's requests for every partition of the run (no HTTP)."""
+    upstream_defs = options.upstream_steps
+    partitions_def = options.partitions_def
     partition_keys: list[str | None] = (
         list(context.partition_keys) if partitions_def is not None else [None]
     )
@@ -204,56 +175,48 @@ class StepResources:
     ledger: Ledger
 
     @classmethod
-    def of(
-        cls, context: dg.AssetExecutionContext, bria_key: str, storage_key: str, ledger_key: str
-    ) -> "StepResources":
+    def of(cls, context: dg.AssetExecutionContext, options: BriaStepOptions) -> "StepResources":
         """Read the three resources from the step's context and check them once (see
         :mod:`~bria_dagster.assets.preflight`): a wrong setting fails the step before any
         request, without retry."""
-        bria = resource_of(context, bria_key, BriaResource)
+        bria = resource_of(context, options.bria_key, BriaResource)
         return cls(
             bria=bria,
             client=checked_client(bria),
-            ledger=checked_ledger(resource_of(context, ledger_key, BriaLedgerResource)),
-            store=checked_store(resource_of(context, storage_key, BriaStorageResource)),
+            ledger=checked_ledger(resource_of(context, options.ledger_key, BriaLedgerResource)),
+            store=checked_store(resource_of(context, options.storage_key, BriaStorageResource)),
         )
 
-    async def run(
+    def run(
         self,
         work: Callable[[StepRunner], Awaitable[T]],
         key: dg.AssetKey,
         context: dg.AssetExecutionContext,
+        config: BriaStepConfig,
         *,
-        force: bool,
         webhook_url: str | None = None,
         stop: Callable[[], bool] | None = None,
     ) -> T:
-        """Run ``work`` with a :class:`StepRunner` on an async view of the client; ``stop``
-        says when the run was terminated (``bria_dagster.assets.stopping``)."""
-        async with self.client.async_view() as aclient:
-            runner = StepRunner(
-                client=aclient,
-                ledger=self.ledger,
-                store=self.store,
-                asset_key=key.to_user_string(),
-                run_id=context.run.run_id,
-                force=force,
-                webhook_url=webhook_url,
-                log=context.log,
-                stop=stop,
-            )
-            return await work(runner)
+        """Run ``work`` to its end with a :class:`StepRunner` on an async view of the client,
+        forced as the run asks (:func:`is_forced`); ``stop`` says when the run was terminated
+        (``bria_dagster.assets.stopping``)."""
 
+        async def with_runner() -> T:
+            async with self.client.async_view() as aclient:
+                runner = StepRunner(
+                    client=aclient,
+                    ledger=self.ledger,
+                    store=self.store,
+                    asset_key=key.to_user_string(),
+                    run_id=context.run.run_id,
+                    force=is_forced(context, config),
+                    webhook_url=webhook_url,
+                    log=context.log,
+                    stop=stop,
+                )
+                return await work(runner)
 
-def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end from synchronous code, in a private loop (a worker thread when
-    this thread already runs one)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1, "bria-step") as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return run_blocking(with_runner())
 
 
 def _load_upstream(
@@ -289,44 +252,3 @@ def as_builder(request: RequestBuilder | BriaRequest) -> RequestBuilder:
             "request", f"must be a catalog request or a function of StepInput, got {request!r}"
         )
     return request
-
-
-def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstream]:
-    """``upstream`` as a list (one step, several, or none)."""
-    if upstream is None:
-        return []
-    if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
-        return [upstream]  # type: ignore[list-item]
-    return list(upstream)  # type: ignore[arg-type]
-
-
-def key_of(item: Upstream) -> dg.AssetKey:
-    """The asset key of an upstream step, spec, key or key string."""
-    if isinstance(item, dg.AssetKey):
-        return item
-    if isinstance(item, str):
-        return dg.AssetKey.from_user_string(item)
-    key = getattr(item, "key", None)
-    if isinstance(key, dg.AssetKey):
-        return key
-    raise BriaInputError(
-        "upstream", f"must be an asset, an AssetSpec, an AssetKey or a key string: {item!r}"
-    )
-
-
-def key_prefix_parts(key_prefix: str | Sequence[str] | None) -> list[str]:
-    """A key prefix as a list of parts."""
-    if key_prefix is None:
-        return []
-    return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
-
-
-def resource_of(context: Any, name: str, kind: type[T]) -> T:
-    """The resource ``name`` of an asset, check or sensor context, checked to be a ``kind``."""
-    value = getattr(context.resources, name)
-    if not isinstance(value, kind):
-        raise dg.Failure(
-            f"resource {name!r} must be a {kind.__name__}, got {type(value).__name__}",
-            allow_retries=False,
-        )
-    return value

@@ -7,8 +7,8 @@ from typing import Any
 
 import dagster as dg
 
-from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.client import UsageSnapshot
+from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 
 PREVIEW_KEY = "preview"
 

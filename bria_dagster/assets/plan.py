@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from bria_dagster.assets.step import StepInput
 from bria_dagster.client.catalog import BriaRequest, OperationSpec, spec_for
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.ledger import canonical_payload_hash, request_summary
+from bria_dagster.results.storing import SUMMARY_EXPECTED, SUMMARY_VARIANT
 from bria_dagster.storage import object_key
 
 RequestSet = BriaRequest | Sequence[BriaRequest] | Mapping[str, BriaRequest] | None
@@ -32,11 +32,6 @@ ALPHA_ENDPOINTS = frozenset(
 KEY_CHECK_EXTENSION = "webm"
 """The longest extension a result gets (see ``images.extension_for``): the key checked before
 the POST is never shorter than the one stored."""
-
-SUMMARY_VARIANT = "_variant"
-SUMMARY_EXPECTED = "_expected"
-"""Keys of a ledger entry's summary that keep the step's variant name and the checks'
-expectations, so whoever stores the result (the step or the sensor) records the same thing."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +59,6 @@ class PlannedJob:
         """``partition[variant]`` for messages."""
         text = self.partition_key or "(unpartitioned)"
         return f"{text}[{self.variant}]" if self.variant is not None else text
-
-
-def storage_hash(payload_hash: str, forced_generation: int) -> str:
-    """The hash that names a result's object: a forced refresh gets a new object (write-once)."""
-    if forced_generation == 0:
-        return payload_hash
-    return hashlib.sha256(f"{payload_hash}:{forced_generation}".encode()).hexdigest()
 
 
 def plan_step(requests: RequestSet, step: StepInput, *, field: str = "request") -> list[PlannedJob]:

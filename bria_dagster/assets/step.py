@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.results.records import ImageRecord
 from bria_dagster.storage import ObjectStore
 
 

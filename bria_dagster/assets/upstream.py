@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.assets.step import UpstreamImage
+from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.storage import ObjectStore
 
 

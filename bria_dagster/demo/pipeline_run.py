@@ -9,8 +9,8 @@ from types import ModuleType
 
 import dagster as dg
 
-from bria_dagster.assets.records import METADATA_IMAGES
 from bria_dagster.demo.target import describe_target
+from bria_dagster.results.records import METADATA_IMAGES
 from bria_dagster.sensors import run_tick
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -11,6 +11,11 @@ from bria_dagster.client import BriaClient, ClientSettings, UsageSnapshot
 from bria_dagster.client.settings import Plan
 
 
+def _setting(name: str, description: str) -> Any:
+    """A field whose default is :class:`ClientSettings`' own default for ``name``."""
+    return Field(default=ClientSettings.model_fields[name].default, description=description)
+
+
 class BriaResource(dg.ConfigurableResource):
     """Hands out Bria clients that share one rate budget and one set of usage counters.
 
@@ -30,30 +35,30 @@ class BriaResource(dg.ConfigurableResource):
         default=None,
         description="Engine URL; unset: BRIA_BASE_URL or https://engine.prod.bria-api.com",
     )
-    plan: Plan = Field(default="starter", description="Sets the requests-per-minute budget.")
-    requests_per_minute: int | None = Field(
-        default=None, description="Explicit per-endpoint budget (overrides the plan's)."
+    plan: Plan = _setting("plan", "Sets the requests-per-minute budget.")
+    requests_per_minute: int | None = _setting(
+        "requests_per_minute", "Explicit per-endpoint budget (overrides the plan's)."
     )
-    rate_limit_fraction: float = Field(default=0.9, description="Share of the budget used.")
-    rate_limit_window_s: float = Field(
-        default=60.0, description="The window of the per-minute limit (Bria: 60 s)."
+    rate_limit_fraction: float = _setting("rate_limit_fraction", "Share of the budget used.")
+    rate_limit_window_s: float = _setting(
+        "rate_limit_window_s", "The window of the per-minute limit (Bria: 60 s)."
     )
     rate_limit_backend: str | None = Field(
         default=None,
         description="Where budgets are counted: memory, sqlite:///path, redis://..., "
         "postgresql://...; unset: a SQLite file shared by this machine's processes.",
     )
-    read_timeout_s: float = Field(default=30.0, description="HTTP read timeout.")
-    poll_first_factor: float = Field(
-        default=1.0, description="First poll after this fraction of the expected latency."
+    read_timeout_s: float = _setting("read_timeout_s", "HTTP read timeout.")
+    poll_first_factor: float = _setting(
+        "poll_first_factor", "First poll after this fraction of the expected latency."
     )
-    poll_interval_s: float = Field(default=2.0, description="Base interval between polls.")
-    poll_max_interval_s: float = Field(default=15.0, description="Longest interval.")
-    wait_timeout_s: float = Field(default=1200.0, description="Longest wait for one job.")
-    max_concurrent_polls: int = Field(default=8, description="Status calls in flight at once.")
-    max_attempts: int = Field(default=5, description="Attempts per retryable HTTP call.")
-    retry_base_delay_s: float = Field(default=0.5, description="Backoff base.")
-    retry_max_delay_s: float = Field(default=60.0, description="Backoff cap.")
+    poll_interval_s: float = _setting("poll_interval_s", "Base interval between polls.")
+    poll_max_interval_s: float = _setting("poll_max_interval_s", "Longest interval.")
+    wait_timeout_s: float = _setting("wait_timeout_s", "Longest wait for one job.")
+    max_concurrent_polls: int = _setting("max_concurrent_polls", "Status calls in flight at once.")
+    max_attempts: int = _setting("max_attempts", "Attempts per retryable HTTP call.")
+    retry_base_delay_s: float = _setting("retry_base_delay_s", "Backoff base.")
+    retry_max_delay_s: float = _setting("retry_max_delay_s", "Backoff cap.")
 
     webhook_url: str | None = Field(
         default=None,

@@ -12,9 +12,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bria_dagster.assets import placeholders
-from bria_dagster.assets.execute import record_of_stored, store_entry
-from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobState, JobStatus
 from bria_dagster.client.errors import (
     BriaError,
@@ -24,6 +21,9 @@ from bria_dagster.client.errors import (
 )
 from bria_dagster.client.polling import PollSchedule, finished_result
 from bria_dagster.ledger import NO_RESULT_CODE, EntryState, Ledger, LedgerEntry
+from bria_dagster.results import placeholders
+from bria_dagster.results.records import ImageRecord
+from bria_dagster.results.storing import record_of_stored, store_entry
 from bria_dagster.storage import ObjectStore, StorageError
 
 PLACEHOLDER_PROBE_S = 0.001

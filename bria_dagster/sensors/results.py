@@ -11,11 +11,11 @@ import dagster as dg
 
 from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
-from bria_dagster.assets.factory import resource_of, run_blocking
 from bria_dagster.assets.metadata import materialization_metadata
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
