@@ -30,7 +30,7 @@ from bria_dagster.assets.factory import (
 )
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
-from bria_dagster.client.catalog import BriaRequest
+from bria_dagster.client.types import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
 

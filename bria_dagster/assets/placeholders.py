@@ -12,9 +12,9 @@ import time
 import uuid
 
 from bria_dagster.client import AsyncBriaClient
-from bria_dagster.client.catalog.responses import parse_v1_result
 from bria_dagster.client.placeholders import PLACEHOLDER_CALLS, placeholder_urls
 from bria_dagster.client.polling import PollSchedule
+from bria_dagster.client.types.responses import parse_v1_result
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bria_dagster.client.catalog import (
+from bria_dagster.client.types import (
     ads,
     attribution,
     editing,
@@ -15,7 +15,7 @@ from bria_dagster.client.catalog import (
     tailored_generation,
     video,
 )
-from bria_dagster.client.catalog.base import BriaRequest
+from bria_dagster.client.types.base import BriaRequest
 
 IMG = "https://img.example.com/in.png"
 MASK = "https://img.example.com/mask.png"

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from bria_dagster.client.catalog.base import BriaRequest
 from bria_dagster.client.catalog.effects import (
     ApiCall,
     AwaitPlaceholders,
@@ -37,6 +36,7 @@ from bria_dagster.client.catalog.registry import OperationSpec, find_operation, 
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
 from bria_dagster.client.results import JobResult, Submission
+from bria_dagster.client.types.base import BriaRequest
 
 logger = logging.getLogger("bria_dagster.client.catalog")
 

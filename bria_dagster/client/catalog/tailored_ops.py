@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bria_dagster.client.catalog import tailored as req
-from bria_dagster.client.catalog import tailored_generation as gen
 from bria_dagster.client.catalog.binding import (
     JobOp,
     ModeT,
@@ -24,8 +22,12 @@ from bria_dagster.client.catalog.binding import (
     operation,
 )
 from bria_dagster.client.catalog.effects import Plan
-from bria_dagster.client.catalog.fields import ImageValue
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.catalog.training import train_model_plan, wait_for_training
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import tailored as req
+from bria_dagster.client.types import tailored_generation as gen
+from bria_dagster.client.types.fields import ImageValue
+from bria_dagster.client.types.responses import (
     BulkUploadStatus,
     Checkpoint,
     Checkpoints,
@@ -37,8 +39,6 @@ from bria_dagster.client.catalog.responses import (
     TrainingOutcome,
     field_of,
 )
-from bria_dagster.client.catalog.training import train_model_plan, wait_for_training
-from bria_dagster.client.errors import BriaInputError
 
 _TG = "/v1/tailored-gen"
 

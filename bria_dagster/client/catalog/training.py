@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
-from bria_dagster.client.catalog import tailored as req
 from bria_dagster.client.catalog.binding import api_call, build_request
 from bria_dagster.client.catalog.effects import Plan, Sleep
-from bria_dagster.client.catalog.fields import ImageValue
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.errors import BriaInputError, JobFailedError, WaitTimeoutError
+from bria_dagster.client.types import tailored as req
+from bria_dagster.client.types.fields import ImageValue
+from bria_dagster.client.types.responses import (
     Dataset,
     DatasetImage,
     Project,
@@ -28,7 +29,6 @@ from bria_dagster.client.catalog.responses import (
     TrainingOutcome,
     field_of,
 )
-from bria_dagster.client.errors import BriaInputError, JobFailedError, WaitTimeoutError
 
 logger = logging.getLogger("bria_dagster.client.catalog")
 

@@ -543,13 +543,13 @@ def _work_for(spec: OperationSpec) -> Work | None:
         return _instruction
     if spec.result_kind == "structured_prompt" and spec.path.startswith("/v2/"):
         return _structured
-    if spec.path.startswith(("/v2/image/generate", "/v2/structured_prompt")):
+    if spec.family == "generation":
         return _generate
-    if spec.path.startswith("/v2/video/segment") or spec.path.endswith("foreground_mask"):
+    if spec.family == "video" and spec.result_kind == "mask":
         return _video_mask
-    if "attribution" in spec.path:
+    if spec.name.startswith("attribution."):
         return _attribution
-    if spec.path.startswith("/v2/video/") and spec.path != "/v2/video/upload":
+    if spec.result_kind == "video":
         return _video_for(spec.path)
     return None
 
@@ -583,11 +583,7 @@ def _image_fields(spec: OperationSpec) -> tuple[str, ...]:
 
 
 def _v1_body(spec: OperationSpec) -> Callable[[Body], Any] | None:
-    if spec.path in (
-        "/v1/product/lifestyle_shot_by_text",
-        "/v1/product/lifestyle_shot_by_image",
-        "/v1/product/vehicle/shot_by_text",
-    ):
+    if spec.family == "product" and spec.result_kind == "images":
         return lambda r: {
             "result": [
                 [url, str(r["seed"] + i), uuid.uuid4().hex] for i, url in enumerate(r["urls"])
