@@ -48,6 +48,7 @@ NOT_IN_SPEC: dict[str, str] = {
     "/v2/ads/delayer": "bria-mcp ads.py",
     "/v2/ads/resize": "bria-mcp ads.py",
     "/v2/video/upload": "docs.bria.ai/local-video-upload-service, bria-client upload()",
+    "/v2/image/segment/all_masks": "docs.bria.ai/image-editing/v2-endpoints/generate-all-masks",
 }
 """Catalog operations Bria's OpenAPI files do not describe, with where they come from."""
 

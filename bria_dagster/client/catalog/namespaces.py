@@ -37,6 +37,7 @@ from bria_dagster.client.types import (
     fibo_edit,
     generation,
     product,
+    segment,
     video,
 )
 from bria_dagster.client.types.responses import (
@@ -83,6 +84,9 @@ class EditNamespace(Namespace[ModeT]):
     expand = JobOp(editing.ExpandRequest)
     enhance = JobOp(editing.EnhanceRequest)
     increase_resolution = JobOp(editing.IncreaseResolutionRequest)
+    all_masks = JobOp(segment.AllMasksRequest)
+    """Every region of the image as its own PNG mask (``result.urls``, best first), for
+    ``erase`` or ``gen_fill``."""
     by_text = JobOp(fibo_edit.ImageEditRequest)
     """FIBO edit (``/v2/image/edit``) by instruction or structured instruction."""
     structured_instruction = JobOp(fibo_edit.StructuredInstructionRequest)

@@ -20,6 +20,7 @@ from bria_dagster.client.types import (
     fibo_edit,
     generation,
     product,
+    segment,
     tailored,
     tailored_generation,
     video,
@@ -187,6 +188,7 @@ _SPECS: tuple[OperationSpec, ...] = (
         editing.IncreaseResolutionRequest,
         "edit.increase_resolution",
     ),
+    _job("edit", "/v2/image/segment/all_masks", segment.AllMasksRequest, "edit.all_masks", "mask"),
     # FIBO edit family
     _job("fibo_edit", "/v2/image/edit", fibo_edit.ImageEditRequest, "edit.by_text"),
     _job(

@@ -16,7 +16,7 @@ from PIL import Image
 
 from bria_dagster.client.catalog import CATALOG, OperationSpec
 from bria_dagster.client.errors import BriaInputError
-from bria_dagster.emulator.handlers import draw
+from bria_dagster.emulator.handlers import draw, segment
 from bria_dagster.emulator.handlers.tailored import trained_model
 from bria_dagster.emulator.registry import WARNING_KEY, ApiError, JobOperation, OperationContext
 
@@ -531,6 +531,7 @@ SPECIAL: dict[str, Work] = {
     "/v1/ads/generate": _ads_generate,
     "/v2/ads/resize": _ads_resize,
     "/v2/ads/delayer": _ads_delayer,
+    "/v2/image/segment/all_masks": segment.all_masks,
 }
 
 
