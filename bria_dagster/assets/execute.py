@@ -26,6 +26,7 @@ from bria_dagster.assets.plan import (
 )
 from bria_dagster.assets.records import ImageRecord
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
+from bria_dagster.client.catalog.registry import returns_placeholders
 from bria_dagster.client.errors import (
     AmbiguousSubmitError,
     AuthenticationError,
@@ -39,7 +40,6 @@ from bria_dagster.client.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.client.types.responses import parse_v1_result
 from bria_dagster.failpoints import crash_point

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bria_dagster.client.catalog.families import FAMILIES
-from bria_dagster.client.placeholders import returns_placeholders
+from bria_dagster.client.catalog.registry import returns_placeholders
 from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response, new_request_id
 from bria_dagster.emulator.guard import TOKEN_KEY

@@ -32,11 +32,16 @@ from bria_dagster.client.catalog.effects import (
     run_plan_async,
     start,
 )
-from bria_dagster.client.catalog.registry import OperationSpec, find_operation, spec_for
+from bria_dagster.client.catalog.registry import (
+    OperationSpec,
+    find_operation,
+    returns_placeholders,
+    spec_for,
+)
 from bria_dagster.client.errors import BriaInputError
-from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
 from bria_dagster.client.results import JobResult, Submission
 from bria_dagster.client.types.base import BriaRequest
+from bria_dagster.client.types.responses import placeholder_urls
 
 logger = logging.getLogger("bria_dagster.client.catalog")
 

@@ -8,8 +8,9 @@ calls (listings, reads, deletes), keyed by ``(method, path)``. The grouped clien
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from bria_dagster.client.catalog.families import FAMILIES, FAMILY_ROOTS, EndpointFamily
 from bria_dagster.client.endpoints import normalize_endpoint
@@ -48,6 +49,10 @@ masks; vehicle part masks), a structured prompt / instruction (JSON text), other
 
 Method = Literal["GET", "POST", "PUT", "DELETE"]
 
+Placeholders = Literal["always", "unsynced"]
+"""When a v1 answer's URLs are placeholders that fill later (bria-api.md §5.2, §5.4): ``always``
+(ads generate) or ``unsynced`` (the shot calls, when sent with ``sync: false``)."""
+
 
 @dataclass(frozen=True)
 class OperationSpec:
@@ -64,6 +69,8 @@ class OperationSpec:
     result_kind: ResultKind
     name: str
     """The grouped client method, e.g. ``edit.remove_background``."""
+    placeholders: Placeholders | None = None
+    """Set when the answer's URLs may be placeholders (see :func:`returns_placeholders`)."""
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -86,6 +93,7 @@ def _op(
     name: str,
     result: ResultKind,
     sync: SyncMode | None = None,
+    placeholders: Placeholders | None = None,
 ) -> OperationSpec:
     return OperationSpec(
         path=path,
@@ -95,6 +103,7 @@ def _op(
         sync=sync or _sync_of(path, model),
         result_kind=result,
         name=name,
+        placeholders=placeholders,
     )
 
 
@@ -105,8 +114,9 @@ def _job(
     name: str,
     result: ResultKind = "image",
     sync: SyncMode | None = None,
+    placeholders: Placeholders | None = None,
 ) -> OperationSpec:
-    return _op(family, "POST", path, model, name, result, sync=sync)
+    return _op(family, "POST", path, model, name, result, sync=sync, placeholders=placeholders)
 
 
 _TG = "/v1/tailored-gen"
@@ -266,6 +276,7 @@ _SPECS: tuple[OperationSpec, ...] = (
         product.LifestyleShotByTextRequest,
         "product.lifestyle_shot_by_text",
         "images",
+        placeholders="unsynced",
     ),
     _job(
         "product",
@@ -273,6 +284,7 @@ _SPECS: tuple[OperationSpec, ...] = (
         product.LifestyleShotByImageRequest,
         "product.lifestyle_shot_by_image",
         "images",
+        placeholders="unsynced",
     ),
     _job(
         "product",
@@ -280,6 +292,7 @@ _SPECS: tuple[OperationSpec, ...] = (
         product.VehicleShotByTextRequest,
         "product.vehicle.shot_by_text",
         "images",
+        placeholders="unsynced",
     ),
     _job(
         "product",
@@ -313,7 +326,14 @@ _SPECS: tuple[OperationSpec, ...] = (
         "product.vehicle.harmonize",
     ),
     # Ads
-    _job("ads", "/v1/ads/generate", ads.AdsGenerateRequest, "ads.generate", "images"),
+    _job(
+        "ads",
+        "/v1/ads/generate",
+        ads.AdsGenerateRequest,
+        "ads.generate",
+        "images",
+        placeholders="always",
+    ),
     _op("ads", "GET", "/v1/ads/brands", None, "ads.brands", "json"),
     _op("ads", "GET", "/v1/ads/templates", None, "ads.templates", "json"),
     _op("ads", "GET", "/v1/ads/templates/{template_id}", None, "ads.template", "json"),
@@ -694,3 +714,10 @@ def family_of(endpoint: str) -> EndpointFamily:
             return FAMILIES[_FAMILY_OF_PATH[path]]
         path = path.rpartition("/")[0]
     return FAMILIES["other"]
+
+
+def returns_placeholders(path: str, payload: Mapping[str, Any]) -> bool:
+    """True when ``POST path`` with ``payload`` answers with placeholder URLs."""
+    spec = CATALOG.get(path)
+    mode = spec.placeholders if spec is not None else None
+    return mode == "always" or (mode == "unsynced" and payload.get("sync", False) is False)
