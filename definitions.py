@@ -19,10 +19,10 @@ import dagster as dg
 
 from bria_dagster.assets import FORCE_TAG, StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
-from bria_dagster.client.catalog.ads import AdElement, AdsGenerateRequest
-from bria_dagster.client.catalog.editing import ExpandRequest, RemoveBackgroundRequest
-from bria_dagster.client.catalog.generation import GenerateImageRequest
-from bria_dagster.client.catalog.product import LifestyleShotByTextRequest, PackshotRequest
+from bria_dagster.client.types.ads import AdElement, AdsGenerateRequest
+from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
+from bria_dagster.client.types.product import LifestyleShotByTextRequest, PackshotRequest
 from bria_dagster.demo.products import Product, load_products
 from bria_dagster.demo.target import demo_resources
 from bria_dagster.sensors import build_bria_result_sensor

@@ -22,7 +22,7 @@ from batch_mode import BenchSettings, ModeResult
 
 from bria_dagster.assets import METADATA_IMAGES, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from bria_dagster.webhooks.app import create_webhook_app

@@ -61,9 +61,9 @@ from storage_streaming import reset_peak, rss_kib
 from bria_dagster.assets import StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.assets.plan import plan_step
-from bria_dagster.client.catalog.editing import RemoveBackgroundRequest
-from bria_dagster.client.catalog.generation import GenerateImageRequest
 from bria_dagster.client.polling import PollSchedule
+from bria_dagster.client.types.editing import RemoveBackgroundRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.emulator.latency import Distribution
 from bria_dagster.ledger import EntryState, Ledger, PendingRow
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource

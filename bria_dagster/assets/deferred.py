@@ -24,7 +24,7 @@ from bria_dagster.assets.factory import (
 from bria_dagster.assets.options import BriaStepOptions, takes_options
 from bria_dagster.assets.plan import RequestBuilder
 from bria_dagster.assets.stopping import watching_run
-from bria_dagster.client.catalog import BriaRequest
+from bria_dagster.client.types import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
 from bria_dagster.results.records import METADATA_IMAGES, ImageRecord

@@ -19,7 +19,7 @@ from typing import TypeVar
 from bria_dagster.assets.plan import PlannedJob
 from bria_dagster.assets.stopping import StepStopped
 from bria_dagster.client import AsyncBriaClient, JobResult, Submission
-from bria_dagster.client.catalog.responses import parse_v1_result
+from bria_dagster.client.catalog.registry import returns_placeholders
 from bria_dagster.client.errors import (
     AmbiguousSubmitError,
     AuthenticationError,
@@ -32,8 +32,8 @@ from bria_dagster.client.errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from bria_dagster.client.placeholders import returns_placeholders
 from bria_dagster.client.polling import PollSchedule
+from bria_dagster.client.types.responses import parse_v1_result
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 from bria_dagster.results import placeholders

@@ -24,8 +24,9 @@ from bria_dagster.assets.step import StepInput, UpstreamImage
 from bria_dagster.assets.stopping import watching_run
 from bria_dagster.assets.upstream import upstream_images
 from bria_dagster.client import BriaClient
-from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
+from bria_dagster.client.catalog import CATALOG
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import BriaRequest, to_input_error
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.runtime import resource_of, run_blocking

@@ -21,8 +21,8 @@ import dagster as dg
 
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.plan import RequestBuilder
-from bria_dagster.client.catalog import BriaRequest
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import BriaRequest
 
 Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
 """An upstream step: an asset, a spec, a key, or a deferred step (anything with ``key`` and

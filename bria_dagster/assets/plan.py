@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bria_dagster.assets.step import StepInput
-from bria_dagster.client.catalog import BriaRequest, OperationSpec, spec_for
+from bria_dagster.client.catalog import OperationSpec, spec_for
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import BriaRequest
 from bria_dagster.ledger import canonical_payload_hash, request_summary
 from bria_dagster.results.storing import SUMMARY_EXPECTED, SUMMARY_VARIANT
 from bria_dagster.storage import object_key

@@ -13,8 +13,8 @@ import pydantic
 import sqlalchemy as sa
 
 from bria_dagster.client import BriaClient, ClientSettings, RateLimitStoreError
-from bria_dagster.client.catalog import to_input_error
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import to_input_error
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.storage import (

@@ -20,7 +20,8 @@ from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
 from bria_dagster._version import __version__
-from bria_dagster.client.endpoints import family_of, normalize_endpoint
+from bria_dagster.client.catalog.registry import CATALOG
+from bria_dagster.client.endpoints import normalize_endpoint
 from bria_dagster.client.errors import (
     BriaAPIError,
     BriaConnectionError,
@@ -220,10 +221,12 @@ class ClientCore:
         return Call("POST", path, budget_of(path), content=json_content(body))
 
     def sync_call(self, endpoint: str, payload: object) -> Call | None:
-        """The ``sync: true`` POST of ``endpoint``, or None when its family is async only."""
+        """The ``sync: true`` POST of ``endpoint``, or None unless its catalog entry allows
+        ``sync: true`` (an asynchronous-only endpoint, a v1 call, a path the catalog lacks)."""
         path = endpoint_path(endpoint)
         body = prepare_payload(payload, sync=True)
-        if not family_of(path).sync_allowed:
+        spec = CATALOG.get(path)
+        if spec is None or spec.sync != "allowed":
             return None
         read = self.settings.sync_read_timeout_s
         return Call("POST", path, budget_of(path), content=json_content(body), read_timeout=read)

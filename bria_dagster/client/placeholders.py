@@ -1,10 +1,12 @@
-"""Bria's v1 placeholder results: which calls answer with them, and how a wait for them goes.
+"""Bria's v1 placeholder results: how a wait for them goes.
 
 ``POST /v1/ads/generate`` always, and the v1 shot calls Bria documents with ``sync: false``
 (lifestyle shots by text or image, vehicle shots by text) when sent with ``sync: false``, answer
-at once with the final result URLs. Each URL answers 404 (or an empty body) until its file is
-rendered; a result refused by moderation stays a zero-byte file (bria-api.md §5.2, §5.4; Bria's
-OpenAPI ``ad-generation.yml`` ``content_moderation``).
+at once with the final result URLs (the catalog entries say which:
+:func:`bria_dagster.client.catalog.registry.returns_placeholders`; the URLs are read by
+:func:`bria_dagster.client.types.responses.placeholder_urls`). Each URL answers 404 (or an
+empty body) until its file is rendered; a result refused by moderation stays a zero-byte file
+(bria-api.md §5.2, §5.4; Bria's OpenAPI ``ad-generation.yml`` ``content_moderation``).
 
 A wait probes each URL with ``GET`` and ``Range: bytes=0-0`` (as Bria's earlier SDK did), on the
 same schedule as a status poll of the endpoint's family (:class:`PollSchedule`), each probe
@@ -15,9 +17,7 @@ there; 200 with no content or 416 (a range of an empty file) means it was refuse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -25,40 +25,11 @@ from bria_dagster.client.errors import JobFailedError, WaitTimeoutError
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.client.settings import ClientSettings
 
-PLACEHOLDER_CALLS: dict[str, bool] = {
-    "/v1/ads/generate": True,
-    "/v1/product/lifestyle_shot_by_text": False,
-    "/v1/product/lifestyle_shot_by_image": False,
-    "/v1/product/vehicle/shot_by_text": False,
-}
-"""v1 paths whose answers carry placeholder URLs: always (True) or only with ``sync: false``."""
-
 PROBE_HEADERS = {"Range": "bytes=0-0"}
 """Ask for one byte: enough to tell a rendered file from a missing or empty one."""
 
 MODERATED_CODE = 422
 """The error code a zero-byte (moderated) placeholder is reported with."""
-
-
-def returns_placeholders(path: str, payload: Mapping[str, Any]) -> bool:
-    """True when ``POST path`` with ``payload`` answers with placeholder URLs."""
-    always = PLACEHOLDER_CALLS.get(path)
-    if always is None:
-        return False
-    return always or payload.get("sync", False) is False
-
-
-def placeholder_urls(body: Any) -> list[str]:
-    """The result URLs of a placeholder answer: ``result`` as ``[{"url": ...}, ...]`` (ads) or
-    ``[[url, seed, session_id], ...]`` (shots); blocked shots (``"blocked:true"``) have none."""
-    items = body.get("result") if isinstance(body, Mapping) else None
-    urls: list[str] = []
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, Mapping) and isinstance(item.get("url"), str) and item["url"]:
-            urls.append(item["url"])
-        elif isinstance(item, list) and item and str(item[0]).startswith(("http://", "https://")):
-            urls.append(item[0])
-    return urls
 
 
 class PlaceholderState:

@@ -11,7 +11,8 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from bria_dagster.client.endpoints import FAMILIES, family_of
+from bria_dagster.client.catalog.families import FAMILIES
+from bria_dagster.client.catalog.registry import family_of
 from bria_dagster.client.errors import (
     BriaConnectionError,
     BriaError,

@@ -100,7 +100,7 @@ class JobResult(BaseModel):
     def urls(self) -> list[str]:
         """Every output URL of a multi-output answer: v1 shots (``result`` as
         ``[[url, seed, session_id], ...]``; ads generate as ``[{"url": ...}, ...]``), and
-        ``results`` (ads resize) or ``ads`` lists of ``{"url": ...}``."""
+        ``results`` (ads resize), ``ads`` or ``masks`` (all masks) lists of ``{"url": ...}``."""
         found: list[str] = []
         listed = self.raw.get("result")
         if isinstance(listed, list):
@@ -111,7 +111,7 @@ class JobResult(BaseModel):
                     found.append(item)
                 elif isinstance(item, dict) and item.get("url"):
                     found.append(str(item["url"]))
-        for name in ("results", "ads"):
+        for name in ("results", "ads", "masks"):
             items = self.raw.get(name)
             if isinstance(items, list):
                 found.extend(

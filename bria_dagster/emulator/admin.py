@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bria_dagster.client.endpoints import family_of
+from bria_dagster.client.catalog.registry import family_of
 from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.envelope import error_response
 from bria_dagster.emulator.errors import ApiError

@@ -58,7 +58,7 @@ class EmulatorConfig(BaseModel):
     """Everything that shapes the emulator's behaviour. Immutable: use ``model_copy(update=...)``.
 
     Latency keys are family names (``generation``, ``edit``, ...; see
-    ``bria_dagster.client.endpoints.FAMILIES``) or ``*``; values are distributions such as
+    ``bria_dagster.client.catalog.families.FAMILIES``) or ``*``; values are distributions such as
     ``"lognormal:6,0.5"``, ``"uniform:1,3"`` or a number of seconds. A family with no entry (and
     no ``*``) gets a lognormal around its expected latency.
     """

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bria_dagster.client.catalog.registry import SyncMode
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.emulator.errors import ApiError
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from bria_dagster.client.catalog import BriaRequest
+    from bria_dagster.client.types import BriaRequest
     from bria_dagster.emulator.config import EmulatorConfig
 
 
@@ -76,12 +77,6 @@ removes it from the body and answers it as the top-level ``warning`` (202, sync 
 A ``warning`` key in ``execute``'s result is moved to the top level the same way."""
 
 
-SyncMode = Literal["allowed", "refused", "always"]
-"""``allowed``: 202 by default, 200 with ``sync=true`` (most v2 endpoints).
-``refused``: async only; ``sync=true`` gets a 400 (enhance, video, ads v2).
-``always``: a v1 endpoint that answers synchronously with its own body shape."""
-
-
 @dataclass(frozen=True)
 class JobOperation:
     """One POST endpoint that creates a job."""
@@ -89,8 +84,9 @@ class JobOperation:
     path: str
     """Full path, e.g. ``/v2/image/edit/remove_background``."""
     family: str
-    """Latency family (a key of ``bria_dagster.client.endpoints.FAMILIES``)."""
+    """Latency family (a key of ``bria_dagster.client.catalog.families.FAMILIES``)."""
     sync: SyncMode
+    """The catalog entry's mode: ``refused`` answers ``sync=true`` with a 400."""
     validate: Callable[[dict[str, Any]], dict[str, Any]]
     """Check the body (required fields, enums, ranges, exclusive inputs); raise ApiError (400,
     413, 415, 422). Returns the body with defaults applied. Must not do network I/O."""

@@ -3,7 +3,7 @@
 A distribution is written ``kind:params``: ``fixed:2`` (or just ``2``), ``uniform:1,3``,
 ``lognormal:6,0.5`` (median 6 s, sigma 0.5 of the underlying normal), ``normal:5,1`` (clipped at 0)
 or ``exponential:4`` (mean 4 s). A latency option is ``family=distribution``, where family is a key
-of :data:`bria_dagster.client.endpoints.FAMILIES` or ``*`` for every family not named.
+of :data:`bria_dagster.client.catalog.families.FAMILIES` or ``*`` for every family not named.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from bria_dagster.client.endpoints import FAMILIES
+from bria_dagster.client.catalog.families import FAMILIES
 
 DistributionKind = Literal["fixed", "uniform", "lognormal", "normal", "exponential"]
 

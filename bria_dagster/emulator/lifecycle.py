@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bria_dagster.client.endpoints import FAMILIES
-from bria_dagster.client.placeholders import returns_placeholders
+from bria_dagster.client.catalog.families import FAMILIES
+from bria_dagster.client.catalog.registry import returns_placeholders
 from bria_dagster.emulator.bodies import read_json_object
 from bria_dagster.emulator.contract import WARNING_KEY, JobOperation
 from bria_dagster.emulator.envelope import error_response, new_request_id

@@ -12,9 +12,9 @@ import time
 import uuid
 
 from bria_dagster.client import AsyncBriaClient
-from bria_dagster.client.catalog.responses import parse_v1_result
-from bria_dagster.client.placeholders import PLACEHOLDER_CALLS, placeholder_urls
+from bria_dagster.client.catalog import CATALOG
 from bria_dagster.client.polling import PollSchedule
+from bria_dagster.client.types.responses import parse_v1_result, placeholder_urls
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 
 
@@ -25,7 +25,8 @@ def sync_request_id(entry: LedgerEntry) -> str:
 
 def urls_of(entry: LedgerEntry) -> list[str] | None:
     """The placeholder URLs a ``pending`` v1 entry waits for, or None for any other entry."""
-    if entry.state is not EntryState.PENDING or entry.endpoint not in PLACEHOLDER_CALLS:
+    spec = CATALOG.get(entry.endpoint)
+    if entry.state is not EntryState.PENDING or spec is None or spec.placeholders is None:
         return None
     if not isinstance(entry.result, dict):
         return None

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from bria_dagster.client.catalog import (
+from bria_dagster.client.types import (
     ads,
     attribution,
     editing,
     fibo_edit,
     generation,
     product,
+    segment,
     tailored,
     tailored_generation,
     video,
 )
-from bria_dagster.client.catalog.base import BriaRequest
+from bria_dagster.client.types.base import BriaRequest
 
 IMG = "https://img.example.com/in.png"
 MASK = "https://img.example.com/mask.png"
@@ -42,6 +43,7 @@ MINIMAL: dict[type[BriaRequest], dict[str, Any]] = {
     editing.ExpandRequest: {"image": IMG, "aspect_ratio": "16:9"},
     editing.EnhanceRequest: {"image": IMG},
     editing.IncreaseResolutionRequest: {"image": IMG},
+    segment.AllMasksRequest: {"image": IMG},
     fibo_edit.ImageEditRequest: {"images": [IMG], "instruction": "make the sky blue"},
     fibo_edit.StructuredInstructionRequest: {"images": [IMG], "instruction": "add a cat"},
     fibo_edit.AddObjectRequest: {"image": IMG, "instruction": "a vase on the table"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bria_dagster.client.catalog.base import BriaRequest
+from bria_dagster.client.types.base import BriaRequest
 
 
 def model_schema(model: type[BriaRequest]) -> dict[str, Any]:

@@ -8,16 +8,18 @@ spec's own example bodies — or it is listed in ``NOT_COVERED`` with the reason
 
 from __future__ import annotations
 
-import typing
 from typing import Any, get_args
 
 import pytest
 
 from bria_dagster.client.catalog import CATALOG, OPERATIONS, CatalogMixin
-from bria_dagster.client.catalog.base import ENVELOPE_FIELDS, BriaRequest, JobRequest
-from bria_dagster.client.catalog.registry import SyncMode
-from bria_dagster.client.endpoints import FAMILIES
-from bria_dagster.emulator import contract as emulator_contract
+from bria_dagster.client.catalog.registry import family_of
+from bria_dagster.client.types.base import (
+    ENVELOPE_FIELDS,
+    AsyncOnlyRequest,
+    BriaRequest,
+    JobRequest,
+)
 
 from .model_schema import bound, branches, enum_values, json_types, model_schema
 from .openapi import SPEC_DIR, SpecOperation, load_operations, properties, required
@@ -46,6 +48,7 @@ NOT_IN_SPEC: dict[str, str] = {
     "/v2/ads/delayer": "bria-mcp ads.py",
     "/v2/ads/resize": "bria-mcp ads.py",
     "/v2/video/upload": "docs.bria.ai/local-video-upload-service, bria-client upload()",
+    "/v2/image/segment/all_masks": "docs.bria.ai/image-editing/v2-endpoints/generate-all-masks",
 }
 """Catalog operations Bria's OpenAPI files do not describe, with where they come from."""
 
@@ -237,15 +240,15 @@ def test_notes_name_real_fields() -> None:
 
 def test_registry_is_consistent() -> None:
     assert len({spec.request_model for spec in CATALOG.values()}) == len(CATALOG)
-    assert typing.get_args(SyncMode) == typing.get_args(emulator_contract.SyncMode)
     for spec in OPERATIONS.values():
-        assert spec.family in FAMILIES
+        assert family_of(spec.path).name == spec.family, spec.path
         if spec.request_model is not None:
             assert CATALOG[spec.path] is spec
         if spec.path.startswith("/v1/"):
             assert spec.sync == "always", spec.path
+        refused = issubclass(spec.request_model or object, AsyncOnlyRequest)
+        assert (spec.sync == "refused") == refused, spec.path
         if spec.sync == "allowed":
-            assert FAMILIES[spec.family].sync_allowed, spec.path
             assert issubclass(spec.request_model or object, JobRequest), spec.path
 
 

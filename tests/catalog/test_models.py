@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from bria_dagster.client.catalog import (
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import (
     ads,
     editing,
     fibo_edit,
@@ -21,8 +22,7 @@ from bria_dagster.client.catalog import (
     tailored_generation,
     video,
 )
-from bria_dagster.client.catalog.base import BriaRequest
-from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types.base import BriaRequest
 
 from .examples import IMG, MINIMAL, SP, VID
 

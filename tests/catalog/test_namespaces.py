@@ -13,14 +13,14 @@ import pytest
 from PIL import Image
 
 from bria_dagster.client import JobResult, Submission
-from bria_dagster.client.catalog.editing import ExpandRequest, RemoveBackgroundRequest
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.errors import BriaInputError, NotFoundError
+from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
+from bria_dagster.client.types.responses import (
     AdsResult,
     ProductShotsResult,
     TemplateDetail,
     VehicleParts,
 )
-from bria_dagster.client.errors import BriaInputError, NotFoundError
 from bria_dagster.emulator import EmulatorServer, FaultRule, RecordedRequest
 from bria_dagster.emulator.ratelimit import token_hash
 

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bria_dagster.client.catalog import CATALOG
-from bria_dagster.client.catalog.base import BriaRequest
 from bria_dagster.client.catalog.registry import OperationSpec
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types.base import BriaRequest
 
 from .conftest import CatalogClient
 from .examples import IMG, MINIMAL, SP, VID

@@ -11,6 +11,7 @@ from PIL import Image
 
 from bria_dagster.client.catalog import TrainingFailedError
 from bria_dagster.client.errors import BriaInputError, ServerError, WaitTimeoutError
+from bria_dagster.client.types.tailored import TrainModelRequest
 from bria_dagster.emulator import EmulatorServer, FaultRule
 from bria_dagster.emulator.backends.tailored import Tailored
 from bria_dagster.emulator.handlers.tailored import tailored_of
@@ -56,7 +57,7 @@ def images_held(emulator: EmulatorServer) -> list[dict[str, Any]]:
 def test_trains_from_a_folder_in_one_call(
     client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    outcome = client.tailored.train_model(image_folder(tmp_path, 7), **ARGS)
+    outcome = client.tailored.train_model(images=image_folder(tmp_path, 7), **ARGS)
     assert outcome.model.is_trained
     assert outcome.images_uploaded == 7 and outcome.images_skipped == 0
     assert outcome.dataset.is_completed and outcome.dataset.visual_schema
@@ -81,11 +82,11 @@ def test_an_interrupted_run_resumes_without_duplicates(
         faults=[FaultRule(kind="server_error", status_code=500, after=3, paths=uploads)]
     )
     with pytest.raises(ServerError):
-        client.tailored.train_model(folder, **ARGS)
+        client.tailored.train_model(images=folder, **ARGS)
     assert len(images_held(emulator)) == 3
     emulator.state.configure(faults=[])
 
-    outcome = client.tailored.train_model(folder, **ARGS)
+    outcome = client.tailored.train_model(images=folder, **ARGS)
     assert outcome.images_uploaded == 5 and outcome.images_skipped == 3
     tailored = held(emulator)
     assert (len(tailored.projects), len(tailored.datasets), len(tailored.models)) == (1, 1, 1)
@@ -94,7 +95,7 @@ def test_an_interrupted_run_resumes_without_duplicates(
     assert outcome.model.is_trained
 
     before = writes(emulator)
-    again = client.tailored.train_model(folder, **ARGS)
+    again = client.tailored.train_model(images=folder, **ARGS)
     assert again.model.id == outcome.model.id and again.images_uploaded == 0
     assert writes(emulator) == before  # reads only
 
@@ -104,13 +105,13 @@ def test_without_waiting_it_returns_the_training_model(
     client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     images = {f"img{i}.png": hosted(emulator, png(color=(i, 9, 9))) for i in range(5)}
-    outcome = client.tailored.train_model(images, wait=False, model_name="v2", **ARGS)
+    outcome = client.tailored.train_model(images=images, wait=False, model_name="v2", **ARGS)
     assert outcome.model.status == "InProgress"
     sent = [s.json for s in emulator.requests(method="POST", path="/v1/tailored-gen/datasets/*")]
     assert sent[0] == {"image_url": images["img0.png"], "image_name": "img0.png"}
     # A rerun finds the model training and (with a timeout) waits for it.
     with pytest.raises(WaitTimeoutError):
-        client.tailored.train_model(images, model_name="v2", timeout=0.05, **ARGS)
+        client.tailored.train_model(images=images, model_name="v2", timeout=0.05, **ARGS)
     assert posts(emulator, "/start_training") == 1
 
 
@@ -121,14 +122,14 @@ def test_expert_parameters_and_failures(
     folder = image_folder(tmp_path, 5)
     with pytest.raises(TrainingFailedError) as caught:
         client.tailored.train_model(
-            folder, training_mode="expert", training_parameters={"rank": 32}, **ARGS
+            images=folder, training_mode="expert", training_parameters={"rank": 32}, **ARGS
         )
     assert caught.value.model.status == "Failed"
     [start] = emulator.requests(method="POST", path="/v1/tailored-gen/models/*")
     assert start.json == {"rank": 32}
     # A failed model is not silently retrained (a new training would succeed: count 1).
     with pytest.raises(TrainingFailedError):
-        client.tailored.train_model(folder, training_mode="expert", **ARGS)
+        client.tailored.train_model(images=folder, training_mode="expert", **ARGS)
     assert posts(emulator, "/start_training") == 1
 
 
@@ -159,7 +160,7 @@ def test_bad_input_is_refused_before_any_request(
         images = ["https://a.example.com/a.png"] * 2 + ["https://b.example.com/a.png"] * 4
     args.pop("images", None)
     with pytest.raises(BriaInputError) as caught:
-        client.tailored.train_model(images, **args)
+        client.tailored.train_model(images=images, **args)
     assert caught.value.field == field
     assert emulator.requests() == []
 
@@ -171,7 +172,7 @@ def test_a_project_of_the_same_name_but_another_type_is_not_reused(
         project_name="Brand icons", ip_type="other", ip_medium="photography"
     )
     with pytest.raises(BriaInputError) as caught:
-        client.tailored.train_model(image_folder(tmp_path, 5), **ARGS)
+        client.tailored.train_model(images=image_folder(tmp_path, 5), **ARGS)
     assert caught.value.field == "project_name"
     assert held(emulator).datasets == {}
 
@@ -179,5 +180,19 @@ def test_a_project_of_the_same_name_but_another_type_is_not_reused(
 async def test_async_training(
     aclient: AsyncCatalogClient, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    outcome = await aclient.tailored.train_model(image_folder(tmp_path, 5), **ARGS)
+    outcome = await aclient.tailored.train_model(images=image_folder(tmp_path, 5), **ARGS)
     assert outcome.model.is_trained and outcome.images_uploaded == 5
+
+
+def test_takes_one_request_model(
+    client: CatalogClient, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    request = TrainModelRequest(images=image_folder(tmp_path, 5), **ARGS)
+    outcome = client.tailored.train_model(request)
+    assert outcome.model.is_trained and outcome.images_uploaded == 5
+    with pytest.raises(BriaInputError) as caught:
+        client.tailored.train_model(tmp_path)
+    assert caught.value.field == "request"
+    with pytest.raises(BriaInputError) as caught:
+        client.tailored.train_model(images=tmp_path, project_name="x", ip_type="icons")
+    assert caught.value.field == "ip_medium"

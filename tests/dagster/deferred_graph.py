@@ -8,7 +8,7 @@ import dagster as dg
 
 from bria_dagster.assets import bria_asset
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
-from bria_dagster.client.catalog.editing import RemoveBackgroundRequest
+from bria_dagster.client.types.editing import RemoveBackgroundRequest
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from tests.dagster.graph import product_prompt, products
 

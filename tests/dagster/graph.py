@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from bria_dagster.assets import StepInput, bria_asset
-from bria_dagster.client.catalog.editing import ExpandRequest, RemoveBackgroundRequest
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 
 SKUS = ["sku-red-1", "sku-blue-2", "sku-green-3"]
 products = dg.StaticPartitionsDefinition(SKUS)

@@ -11,7 +11,7 @@ import os
 import dagster as dg
 
 from bria_dagster.assets import bria_asset
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
 env = os.environ.get

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from bria_dagster.assets import bria_asset
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.emulator.faults import FaultRule
 from bria_dagster.resources import BriaResource
 

@@ -11,7 +11,7 @@ from bria_dagster.assets.execute import JobError, StepRunner
 from bria_dagster.assets.plan import plan_step
 from bria_dagster.assets.step import StepInput
 from bria_dagster.client import AsyncBriaClient, RateLimitStoreError
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.ledger import Ledger
 from bria_dagster.storage import ObjectStore
 from tests.dagster.test_preflight import closed_port

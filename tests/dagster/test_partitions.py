@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from bria_dagster.assets import StepInput, bria_asset
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from tests.dagster.test_inline_graph import _latest, _records
 
 pytestmark = pytest.mark.parametrize("storage", ["file"], indirect=True)

@@ -12,7 +12,7 @@ import pytest
 
 from bria_dagster.assets import bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
-from bria_dagster.client.catalog.ads import AdElement, AdsGenerateRequest
+from bria_dagster.client.types.ads import AdElement, AdsGenerateRequest
 from bria_dagster.ledger import EntryState
 from bria_dagster.resources import BriaResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor

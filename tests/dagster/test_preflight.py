@@ -19,8 +19,8 @@ import dagster as dg
 import pytest
 
 from bria_dagster.assets import bria_asset
-from bria_dagster.client.catalog.editing import RemoveBackgroundRequest
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.editing import RemoveBackgroundRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from tests.storage.seaweedfs import S3Endpoint

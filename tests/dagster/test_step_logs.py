@@ -9,7 +9,7 @@ import pytest
 
 from bria_dagster.assets import bria_asset
 from bria_dagster.assets.execute import JOB_LOG_LINES
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 
 pytestmark = pytest.mark.parametrize("storage", ["file"], indirect=True)
 

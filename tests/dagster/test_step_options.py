@@ -14,7 +14,7 @@ from bria_dagster.assets import (
     bria_asset,
     bria_deferred_asset,
 )
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 
 REQUEST = GenerateImageRequest(prompt="a studio photo")
 

@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from bria_dagster.client import BriaClient
-from bria_dagster.client.catalog.responses import VehicleParts, parse_v1_result
-from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
+from bria_dagster.client.catalog.registry import returns_placeholders
+from bria_dagster.client.types.responses import VehicleParts, parse_v1_result, placeholder_urls
 from tests.catalog.openapi import SpecOperation, load_operations
 
 FILES = ("image-generation", "image-editing", "product-shot-editing", "ad-generation")

@@ -14,8 +14,8 @@ from dagster_celery import celery_executor
 
 from bria_dagster.assets import StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
-from bria_dagster.client.catalog.editing import ExpandRequest, RemoveBackgroundRequest
-from bria_dagster.client.catalog.generation import GenerateImageRequest
+from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
+from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor
 

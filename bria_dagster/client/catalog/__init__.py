@@ -1,28 +1,16 @@
-"""Every Bria capability as typed requests and grouped client methods.
+"""Every Bria operation as a registry entry and a grouped client method.
 
-* Request models (one per operation, pydantic, unknown fields forbidden) in
-  :mod:`~.generation`, :mod:`~.editing`, :mod:`~.fibo_edit`, :mod:`~.product`, :mod:`~.ads`,
-  :mod:`~.tailored`, :mod:`~.tailored_generation`, :mod:`~.video`, :mod:`~.attribution`.
-  ``Model(...).to_payload()`` is the exact wire body; ``Model.parse(...)`` raises
-  :class:`~bria_dagster.client.errors.BriaInputError` naming the field.
 * ``CATALOG`` (path → :class:`OperationSpec`, every operation with a JSON body) and
-  ``OPERATIONS`` ((method, path) → spec, every operation) in :mod:`~.registry`.
+  ``OPERATIONS`` ((method, path) → spec, every operation) in :mod:`~.registry`, with the
+  latency families in :mod:`~.families`. The request and response models they name are in
+  :mod:`bria_dagster.client.types`.
 * :class:`CatalogMixin` gives the client ``client.image``, ``.edit``, ``.product``, ``.ads``,
   ``.tailored`` (``.projects``, ``.datasets``, ``.images``, ``.models``, ``.train_model``),
   ``.video`` and ``.attribution``. A job method waits and returns a JobResult; its ``.submit``
-  returns the Submission at once.
-
-Importing the models does not import the client core: image inputs are normalised by
-``bria_dagster.client.inputs.to_api_image`` only when a payload is built.
+  returns the Submission at once. The descriptors that build them are in :mod:`~.binding`, the
+  plans they run in :mod:`~.effects`, the tailored training workflow in :mod:`~.training`.
 """
 
-from bria_dagster.client.catalog.base import (
-    AsyncOnlyRequest,
-    BriaRequest,
-    JobRequest,
-    RuleViolation,
-    to_input_error,
-)
 from bria_dagster.client.catalog.binding import Async, Sync
 from bria_dagster.client.catalog.mixin import CatalogMixin
 from bria_dagster.client.catalog.registry import (
@@ -40,17 +28,12 @@ __all__ = [
     "CATALOG",
     "OPERATIONS",
     "Async",
-    "AsyncOnlyRequest",
-    "BriaRequest",
     "CatalogMixin",
-    "JobRequest",
     "OperationSpec",
     "ResultKind",
-    "RuleViolation",
     "Sync",
     "SyncMode",
     "TrainingFailedError",
     "find_operation",
     "spec_for",
-    "to_input_error",
 ]

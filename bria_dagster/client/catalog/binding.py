@@ -21,7 +21,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from bria_dagster.client.catalog.base import BriaRequest
 from bria_dagster.client.catalog.effects import (
     ApiCall,
     AwaitPlaceholders,
@@ -33,10 +32,16 @@ from bria_dagster.client.catalog.effects import (
     run_plan_async,
     start,
 )
-from bria_dagster.client.catalog.registry import OperationSpec, find_operation, spec_for
+from bria_dagster.client.catalog.registry import (
+    OperationSpec,
+    find_operation,
+    returns_placeholders,
+    spec_for,
+)
 from bria_dagster.client.errors import BriaInputError
-from bria_dagster.client.placeholders import placeholder_urls, returns_placeholders
 from bria_dagster.client.results import JobResult, Submission
+from bria_dagster.client.types.base import BriaRequest
+from bria_dagster.client.types.responses import placeholder_urls
 
 logger = logging.getLogger("bria_dagster.client.catalog")
 
@@ -163,24 +168,34 @@ def api_call(
     return ApiCall(method, path, json=json, params=clean or None)
 
 
-class BoundJob(Generic[P, M, T, S]):
-    """A v2 job operation bound to a namespace: calling returns ``T`` (the JobResult, or its
-    awaitable on an async client), ``.submit`` returns ``S`` (the Submission, or its awaitable).
-    """
+class BoundPlan(Generic[P, M, T]):
+    """A plan bound to a namespace: called with its request model or the model's fields."""
 
-    def __init__(self, namespace: Namespace[Any], spec: OperationSpec, model: type[M]) -> None:
+    def __init__(
+        self, namespace: Namespace[Any], model: type[M], plan: Callable[[M], Plan[Any]]
+    ) -> None:
         self._namespace = namespace
-        self.spec = spec
         self.request_model = model
+        self._plan = plan
 
     @overload
     def __call__(self, request: M, /) -> T: ...
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the job and return its result (waiting for it)."""
+        """Check the request, run the plan and return its answer."""
         request = _coerce(self.request_model, args, kwargs)
-        return self._namespace._execute(job_plan(self.spec, request, wait=True))
+        return self._namespace._execute(self._plan(request))
+
+
+class BoundJob(BoundPlan[P, M, T], Generic[P, M, T, S]):
+    """A v2 job operation bound to a namespace: calling returns ``T`` (the JobResult, or its
+    awaitable on an async client), ``.submit`` returns ``S`` (the Submission, or its awaitable).
+    """
+
+    def __init__(self, namespace: Namespace[Any], spec: OperationSpec, model: type[M]) -> None:
+        super().__init__(namespace, model, lambda request: job_plan(spec, request, wait=True))
+        self.spec = spec
 
     @overload
     def submit(self, request: M, /) -> S: ...
@@ -222,7 +237,7 @@ class JobOp(Generic[P, M]):
         return BoundJob(namespace, self.spec, self.model)
 
 
-class BoundV1(Generic[P, M, T]):
+class BoundV1(BoundPlan[P, M, T]):
     """A synchronous v1 operation bound to a namespace."""
 
     def __init__(
@@ -232,19 +247,8 @@ class BoundV1(Generic[P, M, T]):
         model: type[M],
         parse: Callable[[Any], Any],
     ) -> None:
-        self._namespace = namespace
+        super().__init__(namespace, model, lambda request: v1_plan(spec, request, parse))
         self.spec = spec
-        self.request_model = model
-        self._parse = parse
-
-    @overload
-    def __call__(self, request: M, /) -> T: ...
-    @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T: ...
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the endpoint and return its parsed answer."""
-        request = _coerce(self.request_model, args, kwargs)
-        return self._namespace._execute(v1_plan(self.spec, request, self._parse))
 
     def __repr__(self) -> str:
         return f"<operation {self.spec.name} {self.spec.method} {self.spec.path}>"
@@ -299,3 +303,27 @@ class operation(Generic[P, T]):
         bound.__doc__ = method.__doc__
         bound.__name__ = method.__name__
         return bound
+
+
+class WorkflowOp(Generic[P, M, T]):
+    """Declare a client-side workflow (several calls, e.g. ``tailored.train_model``): the
+    request model it takes and the plan that runs it."""
+
+    def __init__(self, model: Callable[P, M], plan: Callable[[M], Plan[T]]) -> None:
+        if not (isinstance(model, type) and issubclass(model, BriaRequest)):
+            raise TypeError("WorkflowOp needs a BriaRequest subclass")
+        self.model: type[M] = model  # type: ignore[assignment]
+        self.plan = plan
+
+    @overload
+    def __get__(self, namespace: None, owner: type) -> WorkflowOp[P, M, T]: ...
+    @overload
+    def __get__(self, namespace: Namespace[Sync], owner: type) -> BoundPlan[P, M, T]: ...
+    @overload
+    def __get__(
+        self, namespace: Namespace[Async], owner: type
+    ) -> BoundPlan[P, M, Awaitable[T]]: ...
+    def __get__(self, namespace: Any, owner: type) -> Any:
+        if namespace is None:
+            return self
+        return BoundPlan(namespace, self.model, self.plan)

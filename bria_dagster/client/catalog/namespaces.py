@@ -20,15 +20,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bria_dagster.client.catalog import (
-    ads,
-    attribution,
-    editing,
-    fibo_edit,
-    generation,
-    product,
-    video,
-)
 from bria_dagster.client.catalog.binding import (
     JobOp,
     ModeT,
@@ -38,7 +29,18 @@ from bria_dagster.client.catalog.binding import (
     operation,
 )
 from bria_dagster.client.catalog.effects import Plan, PresignedUpload
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.errors import BriaAPIError, BriaInputError
+from bria_dagster.client.types import (
+    ads,
+    attribution,
+    editing,
+    fibo_edit,
+    generation,
+    product,
+    segment,
+    video,
+)
+from bria_dagster.client.types.responses import (
     AdsResult,
     Brand,
     Template,
@@ -48,7 +50,6 @@ from bria_dagster.client.catalog.responses import (
     parse_product_shots,
     parse_v1_result,
 )
-from bria_dagster.client.errors import BriaAPIError, BriaInputError
 
 MAX_VIDEO_UPLOAD = 1024**3
 """The upload service takes videos up to 1 GB."""
@@ -83,6 +84,9 @@ class EditNamespace(Namespace[ModeT]):
     expand = JobOp(editing.ExpandRequest)
     enhance = JobOp(editing.EnhanceRequest)
     increase_resolution = JobOp(editing.IncreaseResolutionRequest)
+    all_masks = JobOp(segment.AllMasksRequest)
+    """Every region of the image as its own PNG mask (``result.urls``, best first), for
+    ``erase`` or ``gen_fill``."""
     by_text = JobOp(fibo_edit.ImageEditRequest)
     """FIBO edit (``/v2/image/edit``) by instruction or structured instruction."""
     structured_instruction = JobOp(fibo_edit.StructuredInstructionRequest)

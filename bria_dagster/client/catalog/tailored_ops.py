@@ -8,24 +8,24 @@ Management calls are synchronous v1 CRUD and return typed objects (:class:`Proje
 from __future__ import annotations
 
 import builtins
-import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bria_dagster.client.catalog import tailored as req
-from bria_dagster.client.catalog import tailored_generation as gen
 from bria_dagster.client.catalog.binding import (
     JobOp,
     ModeT,
     Namespace,
     V1Op,
+    WorkflowOp,
     api_call,
     build_request,
     operation,
 )
 from bria_dagster.client.catalog.effects import Plan
-from bria_dagster.client.catalog.fields import ImageValue
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.catalog.training import train_model_plan, wait_for_training
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import tailored as req
+from bria_dagster.client.types import tailored_generation as gen
+from bria_dagster.client.types.responses import (
     BulkUploadStatus,
     Checkpoint,
     Checkpoints,
@@ -34,11 +34,8 @@ from bria_dagster.client.catalog.responses import (
     Download,
     Project,
     TailoredModel,
-    TrainingOutcome,
     field_of,
 )
-from bria_dagster.client.catalog.training import train_model_plan, wait_for_training
-from bria_dagster.client.errors import BriaInputError
 
 _TG = "/v1/tailored-gen"
 
@@ -393,57 +390,16 @@ class TailoredNamespace(Namespace[ModeT]):
         self.images: ImagesNamespace[ModeT] = ImagesNamespace(client)
         self.models: ModelsNamespace[ModeT] = ModelsNamespace(client)
 
-    @operation
-    def train_model(
-        self,
-        images: str | os.PathLike[str] | Sequence[ImageValue] | Mapping[str, ImageValue],
-        *,
-        project_name: str,
-        ip_type: req.IpType,
-        ip_medium: req.IpMedium,
-        ip_name: str | None = None,
-        ip_description: str | None = None,
-        project_description: str | None = None,
-        dataset_name: str = "dataset",
-        model_name: str = "model",
-        model_description: str | None = None,
-        training_mode: req.TrainingMode = "fully_automated",
-        training_parameters: req.StartTrainingRequest | Mapping[str, Any] | None = None,
-        increase_resolution: bool | None = None,
-        content_moderation: bool | None = None,
-        wait: bool = True,
-        poll_interval: float = 60.0,
-        timeout: float | None = None,
-    ) -> Plan[TrainingOutcome]:
-        """Train a tailored model from images in one call, resuming earlier attempts.
+    train_model = WorkflowOp(req.TrainModelRequest, train_model_plan)
+    """Train a tailored model from images in one call, resuming earlier attempts.
 
-        ``images``: a folder (its .jpg/.jpeg/.png/.webp files, sorted), a list (paths, URLs,
-        bytes, PIL images) or a ``{image_name: image}`` mapping; 5-200 images. The call creates
-        (or finds by name) the project, the dataset and the model, generates the visual schema
-        from up to 10 of the images, uploads the images not uploaded yet (matched by
-        ``image_name``), completes the dataset, starts training and, with ``wait``, polls every
-        ``poll_interval`` seconds until the model is ``Completed`` (raising
-        :class:`TrainingFailedError` if it fails or stops, :class:`WaitTimeoutError` after
-        ``timeout``). Rerunning after an interruption picks up where it stopped.
-        """
-        return (
-            yield from train_model_plan(
-                images,
-                project_name=project_name,
-                ip_type=ip_type,
-                ip_medium=ip_medium,
-                ip_name=ip_name,
-                ip_description=ip_description,
-                project_description=project_description,
-                dataset_name=dataset_name,
-                model_name=model_name,
-                model_description=model_description,
-                training_mode=training_mode,
-                training_parameters=training_parameters,
-                increase_resolution=increase_resolution,
-                content_moderation=content_moderation,
-                wait=wait,
-                poll_interval=poll_interval,
-                timeout=timeout,
-            )
-        )
+    Takes a :class:`~bria_dagster.client.types.tailored.TrainModelRequest` or its fields:
+    ``images`` (a folder, a list or a ``{image_name: image}`` mapping; 5-200 images), the
+    project's ``project_name``, ``ip_type`` and ``ip_medium``, and optional names, training and
+    waiting settings. The call creates (or finds by name) the project, the dataset and the
+    model, generates the visual schema from up to 10 of the images, uploads the images not
+    uploaded yet (matched by ``image_name``), completes the dataset, starts training and, with
+    ``wait``, polls every ``poll_interval`` seconds until the model is ``Completed`` (raising
+    :class:`TrainingFailedError` if it fails or stops, :class:`WaitTimeoutError` after
+    ``timeout``). Rerunning after an interruption picks up where it stopped.
+    """

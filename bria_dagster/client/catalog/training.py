@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
-from bria_dagster.client.catalog import tailored as req
 from bria_dagster.client.catalog.binding import api_call, build_request
 from bria_dagster.client.catalog.effects import Plan, Sleep
-from bria_dagster.client.catalog.fields import ImageValue
-from bria_dagster.client.catalog.responses import (
+from bria_dagster.client.errors import BriaInputError, JobFailedError, WaitTimeoutError
+from bria_dagster.client.types import tailored as req
+from bria_dagster.client.types.fields import ImageValue
+from bria_dagster.client.types.responses import (
     Dataset,
     DatasetImage,
     Project,
@@ -28,7 +29,6 @@ from bria_dagster.client.catalog.responses import (
     TrainingOutcome,
     field_of,
 )
-from bria_dagster.client.errors import BriaInputError, JobFailedError, WaitTimeoutError
 
 logger = logging.getLogger("bria_dagster.client.catalog")
 
@@ -67,9 +67,7 @@ def _name_of(value: Any, index: int) -> str:
     return f"image_{index:03d}"
 
 
-def collect_images(
-    images: str | os.PathLike[str] | Sequence[ImageValue] | Mapping[str, ImageValue],
-) -> list[tuple[str, ImageValue]]:
+def collect_images(images: req.ImageSource) -> list[tuple[str, ImageValue]]:
     """``(image_name, image)`` pairs from a folder, a list or a name→image mapping (checked)."""
     if isinstance(images, str | os.PathLike) and not _is_url(images):
         folder = Path(images)
@@ -145,68 +143,52 @@ def _captions_ready(dataset_id: int, poll_interval: float) -> Plan[Dataset]:
         yield Sleep(min(poll_interval, 10.0))
 
 
-def train_model_plan(
-    images: str | os.PathLike[str] | Sequence[ImageValue] | Mapping[str, ImageValue],
-    *,
-    project_name: str,
-    ip_type: req.IpType,
-    ip_medium: req.IpMedium,
-    ip_name: str | None = None,
-    ip_description: str | None = None,
-    project_description: str | None = None,
-    dataset_name: str = "dataset",
-    model_name: str = "model",
-    model_description: str | None = None,
-    training_mode: req.TrainingMode = "fully_automated",
-    training_parameters: req.StartTrainingRequest | Mapping[str, Any] | None = None,
-    increase_resolution: bool | None = None,
-    content_moderation: bool | None = None,
-    wait: bool = True,
-    poll_interval: float = 60.0,
-    timeout: float | None = None,
-) -> Plan[TrainingOutcome]:
+def train_model_plan(request: req.TrainModelRequest) -> Plan[TrainingOutcome]:
     """The plan behind ``client.tailored.train_model`` (see its docstring)."""
     # Every input is checked before the first request.
     project_request = req.CreateProjectRequest.parse(
-        project_name=project_name,
-        ip_type=ip_type,
-        ip_medium=ip_medium,
-        ip_name=ip_name,
-        ip_description=ip_description,
-        project_description=project_description,
+        project_name=request.project_name,
+        ip_type=request.ip_type,
+        ip_medium=request.ip_medium,
+        ip_name=request.ip_name,
+        ip_description=request.ip_description,
+        project_description=request.project_description,
     )
-    _require_text("dataset_name", dataset_name)
-    _require_text("model_name", model_name)
+    _require_text("dataset_name", request.dataset_name)
+    _require_text("model_name", request.model_name)
     model_request = req.CreateModelRequest.parse(
-        name=model_name, dataset_id=1, training_mode=training_mode, description=model_description
+        name=request.model_name,
+        dataset_id=1,
+        training_mode=request.training_mode,
+        description=request.model_description,
     )
-    training = build_request(req.StartTrainingRequest, training_parameters, {})
-    if not training.is_default and training_mode != "expert":
+    training = build_request(req.StartTrainingRequest, request.training_parameters, {})
+    if not training.is_default and request.training_mode != "expert":
         raise BriaInputError("training_parameters", "need training_mode 'expert'")
-    if not poll_interval > 0:
+    if not request.poll_interval > 0:
         raise BriaInputError("poll_interval", "must be positive")
-    items = collect_images(images)
+    items = collect_images(request.images)
     uploads = {
         name: req.UploadImageRequest.parse(
             image_url=value if _is_url(value) else None,
             file=None if _is_url(value) else value,
             image_name=name,
-            increase_resolution=increase_resolution,
-            content_moderation=content_moderation,
+            increase_resolution=request.increase_resolution,
+            content_moderation=request.content_moderation,
         )
         for name, value in items
     }
     schema_request = req.GenerateVisualSchemaRequest.parse(
-        images=[value for _, value in items[:SCHEMA_SAMPLE]], content_moderation=content_moderation
+        images=[value for _, value in items[:SCHEMA_SAMPLE]],
+        content_moderation=request.content_moderation,
     )
-
     # 1. The project, found by name or created.
     projects = [Project.model_validate(p) for p in (yield api_call("GET", f"{_TG}/projects"))]
-    project = _pick(projects, "project_name", project_name)
+    project = _pick(projects, "project_name", request.project_name)
     if project is None:
         body = yield api_call("POST", f"{_TG}/projects", json=project_request.to_payload())
         project = Project.model_validate(body)
-    elif (project.ip_type, project.ip_medium) != (ip_type, ip_medium):
+    elif (project.ip_type, project.ip_medium) != (request.ip_type, request.ip_medium):
         raise BriaInputError(
             "project_name",
             f"project {project.id} of that name has ip_type={project.ip_type}, "
@@ -215,12 +197,14 @@ def train_model_plan(
 
     # 2. The dataset, found by name in the project or created.
     body = yield api_call("GET", f"{_TG}/projects/{{project_id}}/datasets", project_id=project.id)
-    dataset = _pick([Dataset.model_validate(d) for d in body or []], "name", dataset_name)
+    dataset = _pick([Dataset.model_validate(d) for d in body or []], "name", request.dataset_name)
     if dataset is None:
         created = yield api_call(
             "POST",
             f"{_TG}/datasets",
-            json=req.CreateDatasetRequest(project_id=project.id, name=dataset_name).to_payload(),
+            json=req.CreateDatasetRequest(
+                project_id=project.id, name=request.dataset_name
+            ).to_payload(),
         )
         dataset = Dataset.model_validate(created)
     elif dataset.upload_type == "advanced":
@@ -266,7 +250,7 @@ def train_model_plan(
             if image.caption is None and image.caption_source != "pending"
         ]
         if uncaptioned:  # uploaded before the schema existed (e.g. by hand)
-            yield from _captions_ready(dataset.id, poll_interval)
+            yield from _captions_ready(dataset.id, request.poll_interval)
         body = yield api_call(
             "PUT",
             f"{_TG}/datasets/{{dataset_id}}",
@@ -286,7 +270,7 @@ def train_model_plan(
     # 6. The model, found by name (on this dataset) or created, and its training.
     body = yield api_call("GET", f"{_TG}/projects/{{project_id}}/models", project_id=project.id)
     models = [TailoredModel.model_validate(item) for item in body or []]
-    model = _pick([m for m in models if m.dataset_id == dataset.id], "name", model_name)
+    model = _pick([m for m in models if m.dataset_id == dataset.id], "name", request.model_name)
     if model is None:
         created = yield api_call(
             "POST",
@@ -304,8 +288,8 @@ def train_model_plan(
             model_id=model.id,
         )
         model = TailoredModel.model_validate(started)
-    if wait and model.status != "Completed":
-        model = yield from wait_for_training(model.id, poll_interval, timeout)
+    if request.wait and model.status != "Completed":
+        model = yield from wait_for_training(model.id, request.poll_interval, request.timeout)
     return TrainingOutcome(
         project=project,
         dataset=dataset,

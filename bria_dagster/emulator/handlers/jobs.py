@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping
 
 from bria_dagster.client.catalog import CATALOG, OperationSpec
 from bria_dagster.emulator.contract import WARNING_KEY, JobOperation, check_request
-from bria_dagster.emulator.handlers import ads, attribution, generation, image_edit, product, video
+from bria_dagster.emulator.handlers import (
+    ads,
+    attribution,
+    generation,
+    image_edit,
+    product,
+    segment,
+    video,
+)
 from bria_dagster.emulator.handlers.common import Body, V1Body, Work
 
 IP_TRIGGERS = ("mickey mouse", "pikachu", "darth vader")
@@ -30,6 +38,7 @@ FAMILY_WORK: tuple[Mapping[str, Work], ...] = (
     ads.WORK,
     video.WORK,
     attribution.WORK,
+    segment.WORK,
 )
 V1_BODIES: dict[str, V1Body] = {**product.V1_BODIES, **ads.V1_BODIES}
 """How each v1 endpoint that answers at once shapes its answer."""

@@ -11,13 +11,13 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     AsyncOnlyRequest,
     JobRequest,
     RuleViolation,
     forbid_together,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     AspectRatio,
     Flag,
     ImageInput,

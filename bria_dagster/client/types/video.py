@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import AsyncOnlyRequest, BriaRequest, RuleViolation
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.base import AsyncOnlyRequest, BriaRequest, RuleViolation
+from bria_dagster.client.types.fields import (
     ALPHA_CODECS,
     Flag,
     HttpUrl,

@@ -7,20 +7,23 @@ dataset, image, model, checkpoint) are call arguments, not body fields.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+import os
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, Self, TypeAlias
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import ConfigDict, Field, SkipValidation, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     BriaRequest,
     RuleViolation,
     forbid_together,
     require_one_of,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     Flag,
     HttpUrl,
     ImageInput,
+    ImageValue,
     JsonObjectText,
     PositiveInt,
     Text,
@@ -267,3 +270,44 @@ class StartTrainingRequest(BriaRequest):
     def is_default(self) -> bool:
         """True when no parameter is set (fully automated training sends an empty body)."""
         return not self.model_dump(exclude_none=True)
+
+
+ImageSource: TypeAlias = str | os.PathLike[str] | Sequence[ImageValue] | Mapping[str, ImageValue]
+"""Training images: a folder, a list of images or an ``{image_name: image}`` mapping."""
+
+
+class TrainModelRequest(BriaRequest):
+    """What ``client.tailored.train_model`` trains: not one wire body but the input of the
+    whole workflow (project, dataset, visual schema, uploads, model, training, wait), whose
+    bodies are built from it. Pass it, or its fields as keywords."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # images may be PIL images
+
+    images: SkipValidation[ImageSource]
+    """A folder (its .jpg/.jpeg/.png/.webp files, sorted), a list (paths, URLs, bytes, PIL
+    images) or a ``{image_name: image}`` mapping; 5-200 images (checked by the workflow)."""
+    project_name: str
+    """The project, found by this name or created."""
+    ip_type: IpType
+    ip_medium: IpMedium
+    ip_name: str | None = None
+    ip_description: str | None = None
+    project_description: str | None = None
+    dataset_name: str = "dataset"
+    """The dataset in the project, found by this name or created."""
+    model_name: str = "model"
+    """The model on the dataset, found by this name or created."""
+    model_description: str | None = None
+    training_mode: TrainingMode = "fully_automated"
+    training_parameters: SkipValidation[StartTrainingRequest | Mapping[str, Any] | None] = None
+    """Expert parameters (``training_mode="expert"`` only), checked as a StartTrainingRequest."""
+    increase_resolution: bool | None = None
+    """Passed to every image upload."""
+    content_moderation: bool | None = None
+    """Passed to the uploads and the visual schema call."""
+    wait: bool = True
+    """Poll until the model is trained; False returns once training started."""
+    poll_interval: float = 60.0
+    """Seconds between training polls."""
+    timeout: float | None = None
+    """Give up waiting (WaitTimeoutError) after this many seconds."""

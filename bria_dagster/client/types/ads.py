@@ -11,14 +11,14 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictStr, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     AsyncOnlyRequest,
     BriaRequest,
     RuleViolation,
     forbid_together,
     require_one_of,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     URL_PATTERN,
     Flag,
     HttpUrl,

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt
 
-from bria_dagster.client.catalog.base import AsyncOnlyRequest
-from bria_dagster.client.catalog.fields import HttpUrl, ImageInput, Text
+from bria_dagster.client.types.base import AsyncOnlyRequest
+from bria_dagster.client.types.fields import HttpUrl, ImageInput, Text
 
 ImageModelVersion = Literal["2.3", "3.0", "3.2", "4.0"]
 VideoModel = Literal[

@@ -6,7 +6,7 @@ field never breaks a client; only the fields the client relies on are named.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -295,3 +295,16 @@ class TrainingOutcome(BaseModel):
     """Images uploaded by this call."""
     images_skipped: int = 0
     """Images found already uploaded (by ``image_name``) and not sent again."""
+
+
+def placeholder_urls(body: Any) -> list[str]:
+    """The result URLs of a placeholder answer: ``result`` as ``[{"url": ...}, ...]`` (ads) or
+    ``[[url, seed, session_id], ...]`` (shots); blocked shots (``"blocked:true"``) have none."""
+    items = body.get("result") if isinstance(body, Mapping) else None
+    urls: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("url"), str) and item["url"]:
+            urls.append(item["url"])
+        elif isinstance(item, list) and item and str(item[0]).startswith(("http://", "https://")):
+            urls.append(item[0])
+    return urls

@@ -11,8 +11,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import JobRequest, RuleViolation, forbid_together
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.base import JobRequest, RuleViolation, forbid_together
+from bria_dagster.client.types.fields import (
     OPEN_ENUM,
     AspectRatio,
     Flag,

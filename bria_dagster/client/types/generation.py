@@ -10,13 +10,13 @@ from typing import Annotated, Literal, Self, get_args
 
 from pydantic import Field, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     JobRequest,
     RuleViolation,
     forbid_together,
     require_one_of,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     AspectRatio,
     ExtendedAspectRatio,
     Flag,

@@ -9,13 +9,13 @@ from typing import Annotated, Self
 
 from pydantic import Field, StrictInt, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     AsyncOnlyRequest,
     JobRequest,
     RuleViolation,
     require_one_of,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     AspectRatio,
     Flag,
     IdText,

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
-from bria_dagster.client.catalog.fields import PATTERN_MESSAGES, Flag, HttpUrl, ImageMarker
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types.fields import PATTERN_MESSAGES, Flag, HttpUrl, ImageMarker
 
 
 class RuleViolation(ValueError):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema, model_validator
 
-from bria_dagster.client.catalog.base import (
+from bria_dagster.client.types.base import (
     AsyncOnlyRequest,
     BriaRequest,
     JobRequest,
@@ -20,7 +20,7 @@ from bria_dagster.client.catalog.base import (
     forbid_together,
     require_one_of,
 )
-from bria_dagster.client.catalog.fields import (
+from bria_dagster.client.types.fields import (
     AspectRatio,
     Flag,
     HexColor,
