@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from bria_dagster.assets import spend
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
 from bria_dagster.assets.execute import JobError
@@ -110,16 +111,21 @@ def bria_deferred_asset(
         backfill_policy=backfill_policy,
         retry_policy=retry_policy,
         required_resource_keys={bria_key, storage_key, ledger_key},
+        output_required=False,  # a dry run (bria/dry_run) materializes nothing
     )
-    def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
+    def _submit(
+        context: dg.AssetExecutionContext, config: BriaStepConfig
+    ) -> Iterator[dg.MaterializeResult]:
         # A run terminated while this step submits: the submits finish (never cut a POST),
         # then the step fails without retry instead of materializing into a cancelled run.
         with watching_run(context, submit_key.to_user_string()):
-            return _submit_step(context, config)
+            result = _submit_step(context, config)
+        if result is not None:
+            yield result
 
     def _submit_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> dg.MaterializeResult:
+    ) -> dg.MaterializeResult | None:
         step = StepResources.of(context, bria_key, storage_key, ledger_key)
         jobs = plan_jobs(context, result_key, builder, upstream_defs, partitions_def, step.store)
         per_partition: dict[str | None, int] = {}
@@ -133,13 +139,18 @@ def bria_deferred_asset(
                 "Use partitions (or an inline step) for variants.",
                 allow_retries=False,
             )
+        forced = is_forced(context, config)
+        caps = spend.before_sending(context, step, result_key, jobs, forced, config.dry_run)
+        if caps is None:
+            return None
         entries = run_blocking(
             step.run(
                 lambda runner: runner.submit(jobs),
                 result_key,
                 context,
-                force=is_forced(context, config),
+                force=forced,
                 webhook_url=step.bria.webhook_url,
+                caps=caps,
             )
         )
         errors = [item for item in entries if isinstance(item, JobError)]

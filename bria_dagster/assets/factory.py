@@ -2,13 +2,14 @@
 
 import asyncio
 import concurrent.futures
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import dagster as dg
 import pydantic
 
+from bria_dagster.assets import spend
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
 from bria_dagster.assets.execute import StepRunner
@@ -21,7 +22,7 @@ from bria_dagster.assets.upstream import upstream_images
 from bria_dagster.client import BriaClient
 from bria_dagster.client.catalog import CATALOG, BriaRequest, to_input_error
 from bria_dagster.client.errors import BriaInputError
-from bria_dagster.ledger import Ledger
+from bria_dagster.ledger import Ledger, SpendCaps
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.storage import ObjectStore, StorageInputError
 
@@ -40,6 +41,8 @@ class BriaStepConfig(dg.Config):
 
     force: bool = False
     """Send new (paid) requests even where the same request already has a stored result."""
+    dry_run: bool = False
+    """Plan and price the step's requests, send none (also: run tag ``bria/dry_run=true``)."""
 
 
 def bria_asset(
@@ -82,37 +85,52 @@ def bria_asset(
     upstream_defs = upstream_list(upstream)
     deps = [key_of(item) for item in upstream_defs]
 
-    @dg.asset(
-        key=key,
-        deps=deps,
+    # A multi_asset of one skippable spec: a dry run (bria/dry_run) yields neither the asset
+    # nor its checks, and the run still succeeds.
+    @dg.multi_asset(
+        name=key.to_python_identifier(),
+        specs=[
+            dg.AssetSpec(
+                key=key,
+                deps=deps,
+                group_name=group_name,
+                description=description
+                or f"Bria step {name}: requests built per partition, results stored in object "
+                "storage.",
+                owners=owners,
+                tags=tags,
+                kinds={"bria", *(kinds or set())},
+                automation_condition=automation_condition,
+                skippable=True,
+            )
+        ],
         partitions_def=partitions_def,
-        group_name=group_name,
-        description=description
-        or f"Bria step {name}: requests built per partition, results stored in object storage.",
-        owners=owners,
-        tags=tags,
-        kinds={"bria", *(kinds or set())},
         pool=pool,
         retry_policy=retry_policy,
         backfill_policy=backfill_policy,
-        automation_condition=automation_condition,
         check_specs=check_specs(key) if checks else None,
+        can_subset=True,
         required_resource_keys={bria_key, storage_key, ledger_key},
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         with watching_run(context, key.to_user_string()) as stop:
             step = StepResources.of(context, bria_key, storage_key, ledger_key)
             jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
+            forced = is_forced(context, config)
+            caps = spend.before_sending(context, step, key, jobs, forced, config.dry_run)
+            if caps is None:
+                return  # a dry run: priced, nothing sent or materialized
             before = step.client.usage()
             outcome = run_blocking(
                 step.run(
                     lambda runner: runner.run(jobs),
                     key,
                     context,
-                    force=is_forced(context, config),
+                    force=forced,
                     stop=stop,
+                    caps=caps,
                 )
             )
             usage = usage_delta(before, step.client.usage())
@@ -127,7 +145,7 @@ def bria_asset(
                 usage["api_calls"],
                 usage["status_polls"],
             )
-            return dg.MaterializeResult(
+            yield dg.MaterializeResult(
                 metadata=materialization_metadata(outcome.records, verified.previews, usage),
                 check_results=evaluate(outcome.records, verified) if checks else None,
             )
@@ -227,6 +245,7 @@ class StepResources:
         force: bool,
         webhook_url: str | None = None,
         stop: Callable[[], bool] | None = None,
+        caps: SpendCaps | None = None,
     ) -> T:
         """Run ``work`` with a :class:`StepRunner` on an async view of the client; ``stop``
         says when the run was terminated (``bria_dagster.assets.stopping``)."""
@@ -241,6 +260,7 @@ class StepResources:
                 webhook_url=webhook_url,
                 log=context.log,
                 stop=stop,
+                caps=caps,
             )
             return await work(runner)
 
