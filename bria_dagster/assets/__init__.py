@@ -5,6 +5,7 @@ from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
 from bria_dagster.assets.records import METADATA_IMAGES, ImageRecord
+from bria_dagster.assets.spend import DRY_RUN_TAG
 from bria_dagster.assets.step import StepInput, UpstreamImage
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "CHECK_DIMENSIONS",
     "CHECK_READABLE",
     "DEFAULT_RETRY_POLICY",
+    "DRY_RUN_TAG",
     "FORCE_TAG",
     "METADATA_IMAGES",
     "BriaStepConfig",
