@@ -1,0 +1,117 @@
+"""``bria-ledger spend`` and ``bria-ledger estimate``."""
+
+from __future__ import annotations
+
+import hashlib
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+import pytest
+
+from bria_dagster.ledger import BudgetExceededError, Ledger, SpendCaps
+from bria_dagster.ops_cli import main
+from bria_dagster.ops_cli.spend import load_definitions
+
+from .conftest import Run
+
+DEFS = textwrap.dedent(
+    """
+    import os
+
+    import dagster as dg
+
+    from bria_dagster.assets import bria_asset
+    from bria_dagster.client.catalog.generation import GenerateImageRequest
+    from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+
+    skus = dg.StaticPartitionsDefinition(["a", "b", "c"])
+    photo = bria_asset(
+        "photo",
+        lambda step: GenerateImageRequest(prompt=f"a mug {step.partition_key}", seed=3),
+        partitions_def=skus,
+    )
+    defs = dg.Definitions(
+        assets=[photo],
+        resources={
+            "bria": BriaResource(
+                base_url=os.environ["TEST_BASE_URL"],
+                rate_limit_backend="memory",
+                max_requests_per_day=5,
+            ),
+            "bria_storage": BriaStorageResource(uri=os.environ["TEST_STORE_URI"]),
+            "bria_ledger": BriaLedgerResource(url=os.environ["TEST_LEDGER_URL"]),
+        },
+    )
+    """
+)
+
+
+def _bill(
+    ledger: Ledger, asset: str, partition: str, run_id: str, caps: SpendCaps | None = None
+) -> None:
+    digest = hashlib.sha256(partition.encode()).hexdigest()
+    ledger.begin_submit(asset, partition, "/v2/image/generate", digest, {}, run_id, caps=caps)
+
+
+def test_spend_shows_billed_requests_per_day_asset_and_run_and_the_caps(
+    run: Run, ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        _bill(ledger, "photo", f"p{n}", "run-one")
+    _bill(ledger, "cutout", "p0", "run-two")
+    with pytest.raises(BudgetExceededError):  # refused: not billed, not shown
+        _bill(ledger, "cutout", "p1", "run-two", SpendCaps(per_day=4))
+    defs = tmp_path / "defs.py"
+    defs.write_text(DEFS)
+    monkeypatch.setenv("TEST_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TEST_STORE_URI", (tmp_path / "s").as_uri())
+    monkeypatch.setenv("TEST_LEDGER_URL", f"sqlite:///{tmp_path / 'l.db'}")
+    code, out, _ = run("spend", "-f", str(defs))
+    assert code == 0, out
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "photo 3" in lines and "cutout 1" in lines
+    assert "run-one 3" in lines and "run-two 1" in lines
+    assert any(line.endswith(" 4") and line[:4].isdigit() for line in lines), out  # the day
+    assert "bria BriaResource.max_requests_per_day 5 4 1" in lines, out
+
+
+def test_estimate_prices_a_backfill_and_sends_nothing(
+    emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("BRIA_API_TOKEN", "estimate-token")
+    monkeypatch.setenv("TEST_BASE_URL", emulator.base_url)
+    monkeypatch.setenv("TEST_STORE_URI", (tmp_path / "store").as_uri())
+    # estimate uses the code location's own ledger resource (not --url)
+    monkeypatch.setenv("TEST_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    defs_file = tmp_path / "defs.py"
+    defs_file.write_text(DEFS)
+    defs = load_definitions(_Args(python_file=str(defs_file)))
+    assert defs is not None
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(partition_key="b", instance=dg.DagsterInstance.ephemeral())
+    seq = httpx.get(f"{emulator.base_url}/_emulator/requests").json()["last_seq"]
+
+    capsys.readouterr()
+    code = main(["estimate", "-f", str(defs_file), "--range", "a", "c"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "would send 2 billed request(s) (1 already stored, reused)" in out
+    log = httpx.get(f"{emulator.base_url}/_emulator/requests", params={"since": seq}).json()
+    assert log["requests"] == []
+
+    code = main(["estimate", "-f", str(defs_file), "--partition", "b"])
+    assert code == 0
+    assert "would send 0 billed request(s) (1 already stored, reused)" in capsys.readouterr().out
+
+
+class _Args:
+    def __init__(self, python_file: str) -> None:
+        self.module_name = None
+        self.python_file = python_file
