@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
+from bria_dagster.assets.checks import check_specs
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY, step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
@@ -24,6 +24,7 @@ from bria_dagster.assets.factory import (
     is_forced,
     key_of,
     key_prefix_parts,
+    latest_checks,
     plan_jobs,
     resource_of,
     run_blocking,
@@ -180,12 +181,7 @@ def bria_deferred_asset(
     )
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         store = resource_of(context, storage_key, BriaStorageResource).get_store()
-        records = latest_records(context.instance, result_key)
-        verified = verify_stored(store, records)
-        selected = {key.name for key in context.selected_asset_check_keys}
-        for check in evaluate(records, verified):
-            if check.check_name in selected:
-                yield check
+        yield from latest_checks(context, result_key, store)
 
     return DeferredBriaAsset(submit=_submit, result=result, checks=_checks)
 

@@ -114,7 +114,12 @@ def bria_asset(
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        if key not in context.selected_asset_keys:
+            # Only the checks were selected (re-run from the UI): check the latest images.
+            store = resource_of(context, storage_key, BriaStorageResource).get_store()
+            yield from latest_checks(context, key, store)
+            return
         with watching_run(context, key.to_user_string()) as stop:
             step = StepResources.of(context, bria_key, storage_key, ledger_key)
             jobs = plan_jobs(context, key, builder, upstream_defs, partitions_def, step.store)
@@ -151,6 +156,21 @@ def bria_asset(
             )
 
     return _bria_step
+
+
+def latest_checks(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    store: ObjectStore,
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected image checks of ``key``, evaluated on its latest materialization."""
+    from bria_dagster.assets.deferred import latest_records  # deferred imports this module
+
+    records = latest_records(context.instance, key)
+    selected = {check.name for check in context.selected_asset_check_keys}
+    for check in evaluate(records, verify_stored(store, records)):
+        if check.check_name in selected:
+            yield check
 
 
 def plan_jobs(

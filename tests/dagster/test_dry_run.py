@@ -96,3 +96,31 @@ def test_the_dry_run_config_and_a_deferred_step_send_nothing_either(
     observed = _observation(result, "photo_later").metadata
     assert (observed["bria/would_send"].value, observed["bria/reused"].value) == (1, 0)
     assert result.asset_materializations_for_node("photo_later_requests") == []
+
+
+@FILE_STORAGE
+def test_the_checks_alone_run_on_the_latest_images(
+    instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
+) -> None:
+    """A Bria step is a subsettable multi_asset (so that a dry run may skip it): selecting only
+    its checks (a re-run from the UI) evaluates them on the latest images, sending nothing."""
+    photo, *_ = build_graph()
+    assert dg.materialize([photo], instance=instance, resources=resources, partition_key=SKUS[0])
+    seq = _last_seq(emulator)
+    checks_job = dg.define_asset_job(
+        "photo_checks",
+        selection=dg.AssetSelection.checks_for_assets(photo),
+        partitions_def=products,
+    )
+    defs = dg.Definitions(assets=[photo], jobs=[checks_job], resources=resources)
+    result = defs.resolve_job_def("photo_checks").execute_in_process(instance=instance)
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {
+        "image_readable",
+        "image_dimensions",
+        "image_alpha",
+    }
+    assert all(e.passed for e in evaluations)
+    assert result.asset_materializations_for_node("product_photo") == []
+    assert _log_since(emulator, seq) == []
