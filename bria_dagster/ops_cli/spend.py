@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 
 from bria_dagster.assets.spend import BLOCKED, DRY_RUN_TAG, RESUME, REUSE, SEND
 from bria_dagster.demo.run import load_module
@@ -80,7 +81,14 @@ def spend(ledger: Ledger, args: argparse.Namespace) -> int:
     since = time.time() - args.days * DAY_S
     print(f"billed requests in the last {args.days} day(s) (a POST that may have been billed)")
     for group in GROUPS:
-        rows = ledger.spend_per(group, since=since, scope=args.scope)
+        try:
+            rows = ledger.spend_per(group, since=since, scope=args.scope)
+        except sa.exc.SQLAlchemyError as exc:
+            if "bria_spend" not in str(exc):
+                raise
+            print("no spend recorded: this ledger predates spend tracking (its bria_spend table")
+            print("is created the next time a Bria step or sensor opens the ledger)")
+            return 0
         shown = rows if group == "day" else rows[:TOP]
         print()
         print(format_table([group, "billed"], [(key, str(n)) for key, n in shown] or [("-", "0")]))

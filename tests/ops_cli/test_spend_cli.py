@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from bria_dagster.ledger import BudgetExceededError, Ledger, SpendCaps
 from bria_dagster.ops_cli import main
@@ -115,3 +116,17 @@ class _Args:
     def __init__(self, python_file: str) -> None:
         self.module_name = None
         self.python_file = python_file
+
+
+def test_spend_on_a_ledger_from_before_spend_tracking_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Ledger.from_url(url).dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE bria_spend")
+    engine.dispose()
+    code = main(["--url", url, "spend"])
+    assert code == 0
+    assert "predates spend tracking" in capsys.readouterr().out
