@@ -123,61 +123,96 @@ def spend(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def estimate(args: argparse.Namespace) -> int:
-    """``estimate``: what a backfill of the selection would bill, sending nothing."""
+    """``estimate``: what a backfill of the selection would bill, sending nothing.
+
+    Each selected Bria step is dry-run on its own, in dependency order, against the upstream
+    images that exist now (only steps of kind ``bria`` run: anything else would really
+    execute)."""
     try:
         defs = load_definitions(args)
     except DefinitionsError as exc:
         print(f"bria-ledger: {exc}")
         return 2
     assert defs is not None
-    job = defs.resolve_implicit_global_asset_job_def()
-    selection = [dg.AssetKey.from_user_string(key) for key in args.select] if args.select else None
-    runs: list[dict[str, Any]] = []
-    if args.range:
-        start, end = args.range
-        runs.append(
-            {
-                "tags": {
-                    "dagster/asset_partition_range_start": start,
-                    "dagster/asset_partition_range_end": end,
-                }
-            }
-        )
-    runs.extend({"partition_key": key} for key in args.partition or [])
-    if not runs:
-        runs.append({})
-    totals: dict[str, dict[str, int]] = {}
-    with _instance() as instance:
-        for extra in runs:
-            tags = {DRY_RUN_TAG: "true", **extra.pop("tags", {})}
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=selection,
-                tags=tags,
-                raise_on_error=False,
-                **extra,
-            )
-            if not result.success:
-                print(f"bria-ledger: the dry run failed: {_failure(result)}")
-                return 1
-            for key, counts in _observed(result).items():
-                row = totals.setdefault(key, dict.fromkeys((SEND, REUSE, RESUME, BLOCKED), 0))
-                for kind, n in counts.items():
-                    row[kind] += n
-    headers = ["asset", "would send (billed)", "reused", "resumed", "blocked"]
-    rows = [
-        (key, *(str(c[k]) for k in (SEND, REUSE, RESUME, BLOCKED)))
-        for key, c in sorted(totals.items())
+    graph = defs.resolve_asset_graph()
+    steps = [
+        key
+        for key in graph.toposorted_asset_keys
+        if graph.get(key).is_executable and "bria" in graph.get(key).kinds
     ]
-    print(format_table(headers, rows or [("-", "0", "0", "0", "0")]))
+    if args.select:
+        wanted = {dg.AssetKey.from_user_string(key) for key in args.select}
+        unknown = sorted(k.to_user_string() for k in wanted - set(steps))
+        if unknown:
+            print(f"bria-ledger: --select: not a Bria step of this code location: {unknown}")
+            return 2
+        steps = [key for key in steps if key in wanted]
+    job = defs.resolve_implicit_global_asset_job_def()
+    totals: dict[str, dict[str, int]] = {}
+    notes: dict[str, str] = {}
+    with _instance() as instance:
+        for key in steps:
+            upstream = _upstream_of(graph, key)
+            changed = sorted(k for k in upstream if totals.get(k, {}).get(SEND))
+            if changed:
+                notes[key.to_user_string()] = (
+                    f"priced on the current images of {', '.join(changed)}, which would change"
+                )
+            for extra in _partition_runs(args):
+                tags = {DRY_RUN_TAG: "true", **extra.pop("tags", {})}
+                result = job.execute_in_process(
+                    instance=instance,
+                    asset_selection=[key],
+                    tags=tags,
+                    raise_on_error=False,
+                    **extra,
+                )
+                if not result.success:
+                    notes[key.to_user_string()] = f"not priced: {_failure(result)}"
+                    continue
+                for name, counts in _observed(result).items():
+                    row = totals.setdefault(name, dict.fromkeys((SEND, REUSE, RESUME, BLOCKED), 0))
+                    for kind, n in counts.items():
+                        row[kind] += n
+    headers = ["asset", "would send (billed)", "reused", "resumed", "blocked", "note"]
+    kinds = (SEND, REUSE, RESUME, BLOCKED)
+    names = sorted(set(totals) | set(notes))
+    empty = dict.fromkeys(kinds, 0)
+    rows = [
+        (name, *(str(totals.get(name, empty)[k]) for k in kinds), notes.get(name, ""))
+        for name in names
+    ]
+    print(format_table(headers, rows or [("-", "0", "0", "0", "0", "")]))
     billed = sum(c[SEND] for c in totals.values())
     reused = sum(c[REUSE] for c in totals.values())
     print(f"this backfill would send {billed} billed request(s) ({reused} already stored, reused)")
-    print(
-        "steps downstream of a step with new requests are not priced (their inputs do not "
-        "exist yet); 0 requests were sent"
-    )
-    return 0
+    print("0 requests were sent")
+    return 1 if any(note.startswith("not priced") for note in notes.values()) else 0
+
+
+def _partition_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One dry run's arguments per partition selection: a range, each key, or none."""
+    runs: list[dict[str, Any]] = []
+    if args.range:
+        start, end = args.range
+        tags = {
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+        }
+        runs.append({"tags": tags})
+    runs.extend({"partition_key": key} for key in args.partition or [])
+    return runs or [{}]
+
+
+def _upstream_of(graph: Any, key: dg.AssetKey) -> set[str]:
+    """The asset keys ``key`` reads from, through non-executable specs (a deferred step's
+    result is fed by its submit asset)."""
+    found: set[str] = set()
+    for parent in graph.get(key).parent_keys:
+        found.add(parent.to_user_string())
+        if not graph.get(parent).is_executable:
+            found |= _upstream_of(graph, parent)
+    return found
 
 
 def _observed(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, int]]:

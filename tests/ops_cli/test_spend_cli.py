@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import dagster as dg
 import httpx
@@ -25,6 +28,7 @@ DEFS = textwrap.dedent(
     import dagster as dg
 
     from bria_dagster.assets import bria_asset
+    from bria_dagster.client.catalog.editing import RemoveBackgroundRequest
     from bria_dagster.client.catalog.generation import GenerateImageRequest
     from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
@@ -34,8 +38,14 @@ DEFS = textwrap.dedent(
         lambda step: GenerateImageRequest(prompt=f"a mug {step.partition_key}", seed=3),
         partitions_def=skus,
     )
+    cutout = bria_asset(
+        "cutout",
+        lambda step: RemoveBackgroundRequest(image=step.image.data),
+        upstream=photo,
+        partitions_def=skus,
+    )
     defs = dg.Definitions(
-        assets=[photo],
+        assets=[photo, cutout],
         resources={
             "bria": BriaResource(
                 base_url=os.environ["TEST_BASE_URL"],
@@ -96,20 +106,45 @@ def test_estimate_prices_a_backfill_and_sends_nothing(
     defs = load_definitions(_Args(python_file=str(defs_file)))
     assert defs is not None
     job = defs.resolve_implicit_global_asset_job_def()
-    assert job.execute_in_process(partition_key="b", instance=dg.DagsterInstance.ephemeral())
+    instance = dg.DagsterInstance.ephemeral()
+    assert job.execute_in_process(
+        partition_key="b", instance=instance, asset_selection=[dg.AssetKey("photo")]
+    )
     seq = httpx.get(f"{emulator.base_url}/_emulator/requests").json()["last_seq"]
 
     capsys.readouterr()
-    code = main(["estimate", "-f", str(defs_file), "--range", "a", "c"])
+    code = main(["estimate", "-f", str(defs_file), "--select", "photo", "--range", "a", "c"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "would send 2 billed request(s) (1 already stored, reused)" in out
     log = httpx.get(f"{emulator.base_url}/_emulator/requests", params={"since": seq}).json()
     assert log["requests"] == []
 
-    code = main(["estimate", "-f", str(defs_file), "--partition", "b"])
-    assert code == 0
-    assert "would send 0 billed request(s) (1 already stored, reused)" in capsys.readouterr().out
+    # The step downstream is priced on the upstream images that exist (partition b)...
+    with patch_instance(instance):
+        code = main(["estimate", "-f", str(defs_file), "--partition", "b"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "would send 1 billed request(s) (1 already stored, reused)" in out
+    # ... and is not priced where they do not exist yet (partitions a and c).
+    with patch_instance(instance):
+        code = main(["estimate", "-f", str(defs_file), "--range", "a", "c"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    assert "photo 2 1 0 0" in lines, out
+    (cutout,) = [line for line in lines if line.startswith("cutout ")]
+    assert cutout.startswith("cutout 0 0 0 0 not priced") and "not been materialized" in cutout
+    log = httpx.get(f"{emulator.base_url}/_emulator/requests", params={"since": seq}).json()
+    assert log["requests"] == []
+
+
+@contextmanager
+def patch_instance(instance: dg.DagsterInstance) -> Iterator[None]:
+    """Make ``estimate`` run on ``instance`` (where photo[b] was materialized), as it runs on
+    ``$DAGSTER_HOME``'s instance in real use."""
+    with mock.patch("bria_dagster.ops_cli.spend._instance", lambda: nullcontext(instance)):
+        yield
 
 
 class _Args:
