@@ -126,13 +126,23 @@ def test_estimate_prices_a_backfill_and_sends_nothing(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "would send 1 billed request(s) (1 already stored, reused)" in out
+    # With photo[b]'s ledger row gone, photo would pay again, so cutout's price is flagged.
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM bria_requests WHERE asset_key = 'photo'")
+    engine.dispose()
+    with patch_instance(instance):
+        code = main(["estimate", "-f", str(defs_file), "--partition", "b"])
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and "photo 1 0 0 0" in lines, lines
+    assert "cutout 1 0 0 0 priced on the current images of photo, which would change" in lines
     # ... and is not priced where they do not exist yet (partitions a and c).
     with patch_instance(instance):
         code = main(["estimate", "-f", str(defs_file), "--range", "a", "c"])
     out = capsys.readouterr().out
     assert code == 1, out
     lines = [" ".join(line.split()) for line in out.splitlines()]
-    assert "photo 2 1 0 0" in lines, out
+    assert "photo 3 0 0 0" in lines, out
     (cutout,) = [line for line in lines if line.startswith("cutout ")]
     assert cutout.startswith("cutout 0 0 0 0 not priced") and "not been materialized" in cutout
     log = httpx.get(f"{emulator.base_url}/_emulator/requests", params={"since": seq}).json()
