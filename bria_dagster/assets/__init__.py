@@ -6,6 +6,7 @@ from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
 from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
+from bria_dagster.assets.spend import DRY_RUN_TAG
 from bria_dagster.assets.step import StepInput, UpstreamImage
 from bria_dagster.results import METADATA_IMAGES, ImageRecord
 
@@ -14,6 +15,7 @@ __all__ = [
     "CHECK_DIMENSIONS",
     "CHECK_READABLE",
     "DEFAULT_RETRY_POLICY",
+    "DRY_RUN_TAG",
     "FORCE_TAG",
     "METADATA_IMAGES",
     "BriaAssetOptions",

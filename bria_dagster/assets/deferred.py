@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
+from bria_dagster.assets import spend
+from bria_dagster.assets.checks import check_specs
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
     BriaStepConfig,
     StepResources,
     as_builder,
+    is_forced,
+    latest_checks,
     plan_jobs,
 )
 from bria_dagster.assets.options import BriaStepOptions, takes_options
@@ -80,17 +83,22 @@ def bria_deferred_asset(
             submit_key,
             f"Submits the Bria requests of {name}; the result sensor materializes {name} when "
             "they finish.",
-        )
+        ),
+        output_required=False,  # a dry run (bria/dry_run) materializes nothing
     )
-    def _submit(context: dg.AssetExecutionContext, config: BriaStepConfig) -> dg.MaterializeResult:
+    def _submit(
+        context: dg.AssetExecutionContext, config: BriaStepConfig
+    ) -> Iterator[dg.MaterializeResult]:
         # A run terminated while this step submits: the submits finish (never cut a POST),
         # then the step fails without retry instead of materializing into a cancelled run.
         with watching_run(context, submit_key.to_user_string()):
-            return _submit_step(context, config)
+            result = _submit_step(context, config)
+        if result is not None:
+            yield result
 
     def _submit_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> dg.MaterializeResult:
+    ) -> dg.MaterializeResult | None:
         step = StepResources.of(context, options)
         jobs = plan_jobs(context, result_key, builder, options, step.store)
         per_partition: dict[str | None, int] = {}
@@ -104,12 +112,17 @@ def bria_deferred_asset(
                 "Use partitions (or an inline step) for variants.",
                 allow_retries=False,
             )
+        forced = is_forced(context, config)
+        caps = spend.before_sending(context, step, result_key, jobs, forced, config.dry_run)
+        if caps is None:
+            return None
         entries = step.run(
             lambda runner: runner.submit(jobs),
             result_key,
             context,
             config,
             webhook_url=step.bria.webhook_url,
+            caps=caps,
         )
         errors = [item for item in entries if isinstance(item, JobError)]
         if errors:
@@ -135,12 +148,7 @@ def bria_deferred_asset(
     )
     def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         store = resource_of(context, storage_key, BriaStorageResource).get_store()
-        records = latest_records(context.instance, result_key)
-        verified = verify_stored(store, records)
-        selected = {key.name for key in context.selected_asset_check_keys}
-        for check in evaluate(records, verified):
-            if check.check_name in selected:
-                yield check
+        yield from latest_checks(context, result_key, store)
 
     return DeferredBriaAsset(submit=_submit, result=result, checks=_checks)
 

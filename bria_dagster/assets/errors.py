@@ -20,8 +20,10 @@ def step_failure(asset_key: str, errors: Sequence[JobError], stored: int) -> dg.
     """One :class:`dagster.Failure` for every job of the step that did not end stored."""
     lines = [f"- {error.job.label}: {error.message}" for error in errors]
     retryable = all(error.retryable for error in errors)
+    capped = next((error.budget for error in errors if error.budget is not None), None)
     description = (
-        f"{asset_key}: {len(errors)} Bria job(s) failed"
+        (f"{asset_key}: {capped}\n" if capped is not None else "")
+        + f"{asset_key}: {len(errors)} Bria job(s) failed"
         + (f" ({stored} stored and kept for the next attempt)" if stored else "")
         + ":\n"
         + "\n".join(lines[:20])

@@ -35,7 +35,7 @@ from bria_dagster.client.errors import (
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.client.types.responses import parse_v1_result
 from bria_dagster.failpoints import crash_point
-from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.ledger import BudgetExceededError, EntryState, Ledger, LedgerEntry, SpendCaps
 from bria_dagster.results import placeholders
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.results.storing import store_entry
@@ -62,6 +62,8 @@ class JobError:
     job: PlannedJob
     message: str
     retryable: bool
+    budget: BudgetExceededError | None = None
+    """Set when a spend cap refused the request (nothing was sent)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,11 @@ class StepRunner:
         max_in_flight: int = 32,
         log: logging.Logger | None = None,
         stop: Callable[[], bool] | None = None,
+        caps: SpendCaps | None = None,
     ) -> None:
         self._client = client
+        self._caps = caps
+        """Spend caps taken atomically as each request leaves (``bria_dagster.ledger.caps``)."""
         self._ledger = ledger
         self._store = store
         self._asset_key = asset_key
@@ -153,7 +158,7 @@ class StepRunner:
             return self._resumable(job, entry)
         # The row is reserved (pending, nothing sent) while the job waits for its turn and its
         # rate-limit slot; the guard makes it ``submitting`` only as the request leaves.
-        guard = _LedgerGuard(self._ledger, job, entry, self._asset_key, self._run_id)
+        guard = _LedgerGuard(self._ledger, job, entry, self._asset_key, self._run_id, self._caps)
         async with self._gate:
             crash_point("submit.reserved")
             try:
@@ -184,6 +189,9 @@ class StepRunner:
                 )
             except _TakenOver as taken:
                 return self._resumable(job, taken.entry)
+            except BudgetExceededError as exc:
+                # Not sent, the row stays reserved: raising the cap and re-running resumes it.
+                return JobError(job, str(exc), retryable=False, budget=exc)
             except AmbiguousSubmitError as exc:
                 self._ledger.mark_ambiguous(entry.id, str(exc))
                 return JobError(
@@ -368,9 +376,16 @@ class _LedgerGuard:
     """Keeps a job's ledger row reserved until its request leaves (see ``SendGuard``)."""
 
     def __init__(
-        self, ledger: Ledger, job: PlannedJob, entry: LedgerEntry, asset_key: str, run_id: str
+        self,
+        ledger: Ledger,
+        job: PlannedJob,
+        entry: LedgerEntry,
+        asset_key: str,
+        run_id: str,
+        caps: SpendCaps | None = None,
     ) -> None:
         self._ledger = ledger
+        self._caps = caps
         self._job = job
         self._entry = entry
         self._asset_key = asset_key
@@ -387,6 +402,7 @@ class _LedgerGuard:
             job.summary,
             self._run_id,
             entry.forced_generation,
+            caps=self._caps,
         )
         if not claimed.submit_now:
             raise _TakenOver(claimed)

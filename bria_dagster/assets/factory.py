@@ -1,12 +1,13 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import dagster as dg
 import pydantic
 
+from bria_dagster.assets import spend
 from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
@@ -27,7 +28,7 @@ from bria_dagster.client import BriaClient
 from bria_dagster.client.catalog import CATALOG
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.types import BriaRequest, to_input_error
-from bria_dagster.ledger import Ledger
+from bria_dagster.ledger import Ledger, SpendCaps
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.storage import ObjectStore, StorageInputError
@@ -43,6 +44,8 @@ class BriaStepConfig(dg.Config):
 
     force: bool = False
     """Send new (paid) requests even where the same request already has a stored result."""
+    dry_run: bool = False
+    """Plan and price the step's requests, send none (also: run tag ``bria/dry_run=true``)."""
 
 
 @takes_options(BriaAssetOptions)
@@ -69,23 +72,51 @@ def bria_asset(
     builder = as_builder(request)
     checks = options.checks
 
-    @dg.asset(
-        **options.asset_arguments(
-            key,
-            options.description
-            or f"Bria step {name}: requests built per partition, results stored in object storage.",
-        ),
-        automation_condition=options.automation_condition,
+    # A multi_asset of one skippable spec: a dry run (bria/dry_run) yields neither the asset
+    # nor its checks, and the run still succeeds.
+    @dg.multi_asset(
+        name=key.to_python_identifier(),
+        specs=[
+            dg.AssetSpec(
+                key=key,
+                deps=[key_of(item) for item in options.upstream_steps],
+                automation_condition=options.automation_condition,
+                skippable=True,
+                **options.spec_arguments(
+                    options.description
+                    or f"Bria step {name}: requests built per partition, results stored in "
+                    "object storage."
+                ),
+            )
+        ],
+        partitions_def=options.partitions_def,
+        pool=options.pool,
+        retry_policy=options.retry_policy,
+        backfill_policy=options.backfill_policy,
         check_specs=check_specs(key) if checks else None,
+        can_subset=True,
+        required_resource_keys={options.bria_key, options.storage_key, options.ledger_key},
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        if key not in context.selected_asset_keys:
+            # Only the checks were selected (re-run from the UI): check the latest images.
+            store = resource_of(context, options.storage_key, BriaStorageResource).get_store()
+            yield from latest_checks(context, key, store)
+            return
         with watching_run(context, key.to_user_string()) as stop:
             step = StepResources.of(context, options)
             jobs = plan_jobs(context, key, builder, options, step.store)
+            caps = spend.before_sending(
+                context, step, key, jobs, is_forced(context, config), config.dry_run
+            )
+            if caps is None:
+                return  # a dry run: priced, nothing sent or materialized
             before = step.client.usage()
-            outcome = step.run(lambda runner: runner.run(jobs), key, context, config, stop=stop)
+            outcome = step.run(
+                lambda runner: runner.run(jobs), key, context, config, stop=stop, caps=caps
+            )
             usage = usage_delta(before, step.client.usage())
             store = step.store
             if outcome.errors:
@@ -98,12 +129,27 @@ def bria_asset(
                 usage["api_calls"],
                 usage["status_polls"],
             )
-            return dg.MaterializeResult(
+            yield dg.MaterializeResult(
                 metadata=materialization_metadata(outcome.records, verified.previews, usage),
                 check_results=evaluate(outcome.records, verified) if checks else None,
             )
 
     return _bria_step
+
+
+def latest_checks(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    store: ObjectStore,
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected image checks of ``key``, evaluated on its latest materialization."""
+    from bria_dagster.assets.deferred import latest_records  # deferred imports this module
+
+    records = latest_records(context.instance, key)
+    selected = {check.name for check in context.selected_asset_check_keys}
+    for check in evaluate(records, verify_stored(store, records)):
+        if check.check_name in selected:
+            yield check
 
 
 def plan_jobs(
@@ -197,10 +243,11 @@ class StepResources:
         *,
         webhook_url: str | None = None,
         stop: Callable[[], bool] | None = None,
+        caps: SpendCaps | None = None,
     ) -> T:
         """Run ``work`` to its end with a :class:`StepRunner` on an async view of the client,
         forced as the run asks (:func:`is_forced`); ``stop`` says when the run was terminated
-        (``bria_dagster.assets.stopping``)."""
+        (``bria_dagster.assets.stopping``); ``caps`` are taken as each request leaves."""
 
         async def with_runner() -> T:
             async with self.client.async_view() as aclient:
@@ -214,6 +261,7 @@ class StepResources:
                     webhook_url=webhook_url,
                     log=context.log,
                     stop=stop,
+                    caps=caps,
                 )
                 return await work(runner)
 

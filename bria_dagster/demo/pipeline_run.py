@@ -10,6 +10,7 @@ from types import ModuleType
 import dagster as dg
 
 from bria_dagster.demo.target import describe_target
+from bria_dagster.resources import BriaLedgerResource, BriaResource
 from bria_dagster.results.records import METADATA_IMAGES
 from bria_dagster.sensors import run_tick
 
@@ -29,6 +30,8 @@ class DemoSummary:
     """Stored images per asset."""
     checks_failed: list[str] = field(default_factory=list)
     ok: bool = False
+    spend: str = ""
+    """The daily spend cap and how much of it is used."""
 
 
 def _range_tags(skus: Sequence[str]) -> dict[str, str]:
@@ -85,8 +88,27 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
         print(f"  {name:<15} {count}")
     if summary.checks_failed:
         print(f"  failed checks: {', '.join(summary.checks_failed)}")
+    summary.spend = _spend_line(resources)
     summary.ok = submitted.success and result.success and not summary.checks_failed
     return summary
+
+
+def _spend_line(resources: dict[str, object]) -> str:
+    """``N of the daily cap of M billed requests used (BriaResource.max_requests_per_day)``."""
+    bria, ledger_resource = resources["bria"], resources["bria_ledger"]
+    assert isinstance(bria, BriaResource) and isinstance(ledger_resource, BriaLedgerResource)
+    ledger = ledger_resource.get_ledger()
+    try:
+        uses = ledger.scope_usage(bria.spend_caps())
+    finally:
+        ledger.dispose()
+    if not uses:
+        return "no daily spend cap (BriaResource.max_requests_per_day)"
+    (use,) = uses
+    return (
+        f"{use.used} of the daily cap of {use.cap.limit} billed requests used in the last "
+        f"24 h ({use.cap.setting}; `bria-ledger spend` for details)"
+    )
 
 
 def _collect(

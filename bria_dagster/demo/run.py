@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = run_demo(module, limit=args.limit, timeout_s=args.timeout)
     print(f"\nDone in {time.monotonic() - started:.0f} s.")
     print(f"Images:          {summary.storage_uri}")
+    print(f"Spend:           {summary.spend}")
     print(f"Dagster state:   {home}")
     print(
         "Open the UI:     "

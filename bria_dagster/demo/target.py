@@ -51,6 +51,13 @@ def shared_emulator_url() -> str:
     return server.base_url
 
 
+DEMO_DAILY_CAP = 1000
+"""The demo's spend cap: billed requests per rolling 24 h (a full demo run sends a few dozen),
+a guard against a loop or a mistaken backfill, not a budget."""
+
+DEMO_SPEND_SCOPE = "bria-demo"
+
+
 def demo_resources() -> dict[str, object]:
     """The resources of ``definitions.py``: Bria when ``BRIA_API_TOKEN`` is set, else a local
     emulator; storage at ``BRIA_STORAGE_URI`` or ``$DAGSTER_HOME/bria_images``; the ledger
@@ -60,7 +67,11 @@ def demo_resources() -> dict[str, object]:
     from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
     if os.environ.get("BRIA_API_TOKEN"):
-        bria = BriaResource(api_token=dg.EnvVar("BRIA_API_TOKEN"))
+        bria = BriaResource(
+            api_token=dg.EnvVar("BRIA_API_TOKEN"),
+            max_requests_per_day=DEMO_DAILY_CAP,
+            spend_scope=DEMO_SPEND_SCOPE,
+        )
     else:
         base_url = os.environ.get("BRIA_BASE_URL") or shared_emulator_url()
         bria = BriaResource(
@@ -69,6 +80,8 @@ def demo_resources() -> dict[str, object]:
             requests_per_minute=1000,
             poll_first_factor=0.1,
             poll_interval_s=0.5,
+            max_requests_per_day=DEMO_DAILY_CAP,
+            spend_scope=DEMO_SPEND_SCOPE,
         )
     return {
         "bria": bria,

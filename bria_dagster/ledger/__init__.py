@@ -5,6 +5,7 @@ machines), through SQLAlchemy 2. Imports nothing from Dagster or the HTTP client
 values. Start with :meth:`Ledger.from_url`; the protocol is described in :mod:`.ledger`.
 """
 
+from bria_dagster.ledger.caps import BudgetExceededError, CapUse, SpendCaps
 from bria_dagster.ledger.entry import (
     NO_RESULT_CODE,
     UNRECOGNISED_STATUS_CODE,
@@ -29,6 +30,8 @@ from bria_dagster.ledger.ledger import EntryRef, Ledger
 __all__ = [
     "NO_RESULT_CODE",
     "UNRECOGNISED_STATUS_CODE",
+    "BudgetExceededError",
+    "CapUse",
     "DuplicateRequestIdError",
     "EntryNotFoundError",
     "EntryRef",
@@ -38,6 +41,7 @@ __all__ = [
     "LedgerError",
     "LedgerStateError",
     "PendingRow",
+    "SpendCaps",
     "canonical_json",
     "canonical_payload",
     "canonical_payload_hash",

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 
 from bria_dagster.client.errors import BriaInputError
+from bria_dagster.ledger import caps as spend
 from bria_dagster.ledger import rows
 from bria_dagster.ledger import validation as check
 from bria_dagster.ledger.engine import (
@@ -173,6 +174,7 @@ class Ledger:
         summary: Mapping[str, Any],
         run_id: str | None,
         forced_generation: int = 0,
+        caps: spend.SpendCaps | None = None,
     ) -> LedgerEntry:
         """Record a request in state ``submitting`` right before its POST is sent.
 
@@ -183,9 +185,13 @@ class Ledger:
         moves to ``history``, ``attempts`` grows) and returned with ``submit_now=True``. A row
         :meth:`reserve` made becomes ``submitting`` and is returned with ``submit_now=True``.
         ``summary`` is a small JSON object (see :func:`~bria_dagster.ledger.request_summary`).
+
+        Each switch to ``submitting`` is recorded as a billed POST in the same transaction,
+        after checking ``caps`` (:mod:`~bria_dagster.ledger.caps`): a request over a cap raises
+        :class:`~bria_dagster.ledger.caps.BudgetExceededError` and the row stays as it was.
         """
         args = (asset_key, partition_key, endpoint, payload_hash, summary, run_id)
-        return self._claim_submit(*args, forced_generation, _S.SUBMITTING)
+        return self._claim_submit(*args, forced_generation, _S.SUBMITTING, caps)
 
     def reserve(
         self,
@@ -219,6 +225,7 @@ class Ledger:
         run_id: str | None,
         forced_generation: int,
         state: EntryState,
+        caps: spend.SpendCaps | None = None,
     ) -> LedgerEntry:
         """Insert the row in ``state`` (``submitting`` or reserved ``pending``), or hand out an
         existing one that may be sent: reserved, or failed/ambiguous and retryable."""
@@ -232,19 +239,27 @@ class Ledger:
             stmt = self._insert().values(values).on_conflict_do_nothing().returning(_T)
             inserted = conn.execute(stmt).mappings().first()
             if inserted is not None:
-                return LedgerEntry.from_row(inserted, submit_now=True)
+                return self._charged(conn, LedgerEntry.from_row(inserted), caps, now)
             row = conn.execute(sa.select(_T).where(rows.lookup(key)).with_for_update()).mappings()
             existing = LedgerEntry.from_row(row.one())
             if existing.state in (_S.FAILED, _S.AMBIGUOUS) and existing.retryable:
                 values = rows.rearmed(existing, run_id, now, state)
-                rearmed = self._update(conn, existing.id, values)
-                return dataclasses.replace(rearmed, submit_now=True)
+                return self._charged(conn, self._update(conn, existing.id, values), caps, now)
             if existing.reserved:
                 if state is _S.SUBMITTING:
                     values = {"state": state, "run_id": run_id, "updated_at": now}
                     existing = self._update(conn, existing.id, values)
-                return dataclasses.replace(existing, submit_now=True)
+                return self._charged(conn, existing, caps, now)
             return existing
+
+    def _charged(
+        self, conn: sa.Connection, entry: LedgerEntry, caps: spend.SpendCaps | None, now: float
+    ) -> LedgerEntry:
+        """``entry`` handed out to be sent; a ``submitting`` one is checked against the caps
+        and recorded as billed in the caller's transaction."""
+        if entry.state is _S.SUBMITTING:
+            spend.charge(conn, caps, postgres=self._postgres, entry=entry, now=now)
+        return dataclasses.replace(entry, submit_now=True)
 
     def release_unsent(self, entry_id: int) -> LedgerEntry:
         """``submitting`` → reserved ``pending``: the POST provably did not reach Bria (a 429,
@@ -257,6 +272,7 @@ class Ledger:
                 return entry
             if entry.state is not _S.SUBMITTING:
                 raise LedgerStateError(entry_id, entry.state, "release it unsent")
+            spend.refund(conn, entry_id, entry.attempts)
             return self._update(conn, entry_id, {"state": _S.PENDING})
 
     def mark_submitted(
@@ -330,6 +346,27 @@ class Ledger:
                 entry_id,
                 {"state": _S.AMBIGUOUS, "error_message": error, "retryable": False},
             )
+
+    # -- spend --------------------------------------------------------------------------------
+
+    def cap_usage(
+        self, caps: spend.SpendCaps, asset_key: str, run_id: str | None
+    ) -> builtins.list[spend.CapUse]:
+        """Each cap applying to ``asset_key`` in ``run_id``, with how much of it is used."""
+        with self._read() as conn:
+            return spend.usage(conn, caps, asset_key, run_id, self._clock())
+
+    def scope_usage(self, caps: spend.SpendCaps) -> builtins.list[spend.CapUse]:
+        """The scope's daily cap with how much of it is used now."""
+        with self._read() as conn:
+            return spend.scope_usage(conn, caps, self._clock())
+
+    def spend_per(
+        self, group: str, *, since: float, scope: str | None = None
+    ) -> builtins.list[tuple[str, int]]:
+        """Billed requests since ``since`` per ``day``, ``asset`` or ``run``."""
+        with self._read() as conn:
+            return list(spend.spend_by(conn, group, since=since, scope=scope))
 
     # -- reading ------------------------------------------------------------------------------
 

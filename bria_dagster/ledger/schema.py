@@ -86,3 +86,23 @@ sa.Index(
 # NULLs are distinct in unique indexes on both SQLite and PostgreSQL: unique when set.
 sa.Index("uq_bria_requests_request_id", bria_requests.c.request_id, unique=True)
 sa.Index("ix_bria_requests_due", bria_requests.c.state, bria_requests.c.next_poll_at)
+
+# One row per POST that may have been billed: written in the transaction that turns a request
+# row into ``submitting`` (``bria_dagster.ledger.caps``), deleted again when the POST provably
+# did not leave. Spend caps count these rows; ``bria-ledger spend`` sums them.
+bria_spend = sa.Table(
+    "bria_spend",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("scope", sa.String(256), nullable=False),
+    sa.Column("entry_id", sa.BigInteger(), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("asset_key", sa.String(512), nullable=False),
+    sa.Column("partition_key", sa.String(512), nullable=True),
+    sa.Column("endpoint", sa.String(256), nullable=False),
+    sa.Column("run_id", sa.String(256), nullable=True),
+    sa.Column("sent_at", _TIME, nullable=False),
+)
+sa.Index("ix_bria_spend_scope_time", bria_spend.c.scope, bria_spend.c.sent_at)
+sa.Index("ix_bria_spend_run", bria_spend.c.run_id)
+sa.Index("ix_bria_spend_entry", bria_spend.c.entry_id, bria_spend.c.attempt)

@@ -1,8 +1,9 @@
 """``bria-ledger``: look at the request ledger and act on stuck or failed requests.
 
 ``bria-ledger [--url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``attention``,
-``stuck``, ``retry``, ``abandon``, ``mark-ambiguous``. ``attention`` lists every request an
-operator must decide on, with the command to run. The URL defaults to the one the Dagster layer uses
+``stuck``, ``retry``, ``abandon``, ``mark-ambiguous``, ``spend``, ``estimate`` (see
+:mod:`~bria_dagster.ops_cli.spend`). ``attention`` lists every request an operator must decide
+on, with the command to run. The URL defaults to the one the Dagster layer uses
 (:func:`~bria_dagster.ledger.location.default_ledger_url`).
 """
 
@@ -20,7 +21,7 @@ from bria_dagster.ledger import EntryState, Ledger
 from bria_dagster.ledger.engine import check_schema, create_ledger_engine, parse_url
 from bria_dagster.ledger.location import LEDGER_URL_ENV, default_ledger_url
 from bria_dagster.ledger.schema import TABLE_NAME
-from bria_dagster.ops_cli import commands
+from bria_dagster.ops_cli import commands, spend
 
 Command = Callable[[Ledger, argparse.Namespace], int]
 
@@ -130,6 +131,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--reason", default=commands.DEFAULT_AMBIGUOUS_REASON, help="recorded as the error"
     )
     ambiguous.set_defaults(run=commands.mark_ambiguous)
+
+    usage = sub.add_parser(
+        "spend", help="billed requests per day, asset and run; the caps and their use"
+    )
+    usage.add_argument("--days", type=_positive_int, default=7, help="look back N days (7)")
+    usage.add_argument("--scope", help="only this spend scope (BriaResource.spend_scope)")
+    spend.add_location_args(usage, required=False)
+    usage.set_defaults(run=spend.spend)
+
+    price = sub.add_parser(
+        "estimate",
+        help="price a backfill before launching it: a dry run of the selection, sending nothing",
+    )
+    spend.add_location_args(price, required=True)
+    price.add_argument("--select", nargs="+", metavar="ASSET", help="asset keys (a/b); all")
+    price.add_argument(
+        "--partition", action="append", metavar="KEY", help="a partition key (repeatable)"
+    )
+    price.add_argument("--range", nargs=2, metavar=("START", "END"), help="a partition range")
+    price.set_defaults(estimate=spend.estimate)
     return p
 
 
@@ -165,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 some action failed, 2 bad arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "estimate", None) is not None:
+        return int(args.estimate(args))  # uses the code location's own ledger resource
     try:
         ledger = open_ledger(args.url or default_ledger_url(), args.schema)
     except LedgerOpenError as exc:

@@ -9,6 +9,17 @@ from pydantic import Field, PrivateAttr
 
 from bria_dagster.client import BriaClient, ClientSettings, UsageSnapshot
 from bria_dagster.client.settings import Plan
+from bria_dagster.ledger.caps import DEFAULT_SCOPE, SpendCaps
+
+_NOT_CLIENT_FIELDS = frozenset(
+    {
+        "webhook_url",
+        "max_requests_per_run",
+        "max_requests_per_day",
+        "max_requests_per_asset_per_day",
+        "spend_scope",
+    }
+)
 
 
 def _setting(name: str, description: str) -> Any:
@@ -66,6 +77,23 @@ class BriaResource(dg.ConfigurableResource):
         "steps then need no status polls.",
     )
 
+    # Spend caps (bria_dagster.ledger.caps): billed requests counted in the ledger, refused
+    # before the POST. Unset: no cap.
+    max_requests_per_run: int | None = Field(
+        default=None, ge=0, description="Billed requests one run may send."
+    )
+    max_requests_per_day: int | None = Field(
+        default=None, ge=0, description="Billed requests per rolling 24 h in spend_scope."
+    )
+    max_requests_per_asset_per_day: int | None = Field(
+        default=None, ge=0, description="Billed requests per asset per rolling 24 h."
+    )
+    spend_scope: str | None = Field(
+        default=None,
+        description="Who shares the daily caps (every process using this ledger and scope); "
+        "unset: the run's code location name, else 'default'.",
+    )
+
     _client: BriaClient | None = PrivateAttr(default=None)
 
     def client_settings(self) -> ClientSettings:
@@ -73,7 +101,7 @@ class BriaResource(dg.ConfigurableResource):
         values: dict[str, Any] = {
             name: getattr(self, name)
             for name in type(self).model_fields
-            if getattr(self, name) is not None and name != "webhook_url"
+            if getattr(self, name) is not None and name not in _NOT_CLIENT_FIELDS
         }
         return ClientSettings(**values)
 
@@ -85,6 +113,16 @@ class BriaResource(dg.ConfigurableResource):
         if self._client is None:
             self._client = BriaClient(self.client_settings())
         return self._client
+
+    def spend_caps(self, default_scope: str = DEFAULT_SCOPE) -> SpendCaps:
+        """The spend caps these fields set; the scope defaults to ``default_scope``."""
+        return SpendCaps(
+            scope=self.spend_scope or default_scope,
+            per_run=self.max_requests_per_run,
+            per_day=self.max_requests_per_day,
+            per_asset_per_day=self.max_requests_per_asset_per_day,
+            setting_prefix="BriaResource.",
+        )
 
     def usage(self) -> UsageSnapshot:
         """What this resource's clients have spent so far in this step."""

@@ -69,7 +69,7 @@ def ledger_resource(request: pytest.FixtureRequest, tmp_path: Path) -> BriaLedge
     schema: str = request.getfixturevalue("pg_schema")
     engine = sa.create_engine(PG_URL)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.bria_requests")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.bria_requests, {schema}.bria_spend")
     engine.dispose()
     return BriaLedgerResource(url=PG_URL, db_schema=schema)
 

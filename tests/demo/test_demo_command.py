@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
@@ -35,8 +36,11 @@ def test_demo_materializes_every_asset_with_real_images(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "local Bria emulator" in out and "dagster dev -w workspace.yaml" in out
+    spent = re.search(r"Spend: +(\d+) of the daily cap of 1000 billed requests", out)
+    assert spent is not None, out
 
     skus = [p.sku for p in load_products()]
+    assert int(spent.group(1)) >= len(skus) * len(STEPS), "every step's requests are billed"
     images = home / "bria_images"
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for step in STEPS:

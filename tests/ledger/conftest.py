@@ -42,7 +42,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     found = Target("postgresql", PG_URL, schema)
     engine = found.admin_engine()
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.bria_requests")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.bria_requests, {schema}.bria_spend")
     engine.dispose()
     return found
 
