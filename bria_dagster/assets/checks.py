@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
 from bria_dagster.results.images import ImageFacts, inspect_image, preview_data_uri
-from bria_dagster.results.records import ImageRecord
+from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.storage import ObjectStore, StorageError
 
 CHECK_READABLE = "image_readable"
@@ -159,3 +159,25 @@ def shape_problem(record: ImageRecord, facts: ImageFacts | None) -> str | None:
     if abs(actual - wanted) / wanted > RATIO_TOLERANCE:
         return f"{facts.width}x{facts.height} is {actual:.3f}, expected {ratio_text} ({wanted:.3f})"
     return None
+
+
+def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[ImageRecord]:
+    """The records of ``key``'s latest materialization (any partition)."""
+    found = instance.fetch_materializations(key, limit=1).records
+    if not found or found[0].asset_materialization is None:
+        return []
+    value = found[0].asset_materialization.metadata.get(METADATA_IMAGES)
+    return [ImageRecord.from_json(item) for item in (value.value if value else [])]
+
+
+def latest_checks(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    store: ObjectStore,
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected image checks of ``key``, evaluated on its latest materialization."""
+    records = latest_records(context.instance, key)
+    selected = {check.name for check in context.selected_asset_check_keys}
+    for check in evaluate(records, verify_stored(store, records)):
+        if check.check_name in selected:
+            yield check

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import check_specs
+from bria_dagster.assets.checks import check_specs, latest_checks
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
@@ -21,7 +21,6 @@ from bria_dagster.assets.factory import (
     StepResources,
     as_builder,
     is_forced,
-    latest_checks,
     plan_jobs,
 )
 from bria_dagster.assets.options import BriaStepOptions, takes_options
@@ -30,7 +29,6 @@ from bria_dagster.assets.stopping import watching_run
 from bria_dagster.client.types import BriaRequest
 from bria_dagster.ledger import EntryState, LedgerEntry
 from bria_dagster.resources import BriaStorageResource
-from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.runtime import resource_of
 
 REQUESTS_SUFFIX = "_requests"
@@ -113,7 +111,9 @@ def bria_deferred_asset(
                 allow_retries=False,
             )
         forced = is_forced(context, config)
-        caps = spend.before_sending(context, step, result_key, jobs, forced, config.dry_run)
+        caps = spend.before_sending(
+            context, step.ledger, step.bria, result_key, jobs, forced, config.dry_run
+        )
         if caps is None:
             return None
         entries = step.run(
@@ -151,15 +151,6 @@ def bria_deferred_asset(
         yield from latest_checks(context, result_key, store)
 
     return DeferredBriaAsset(submit=_submit, result=result, checks=_checks)
-
-
-def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[ImageRecord]:
-    """The records of ``key``'s latest materialization (any partition)."""
-    found = instance.fetch_materializations(key, limit=1).records
-    if not found or found[0].asset_materialization is None:
-        return []
-    value = found[0].asset_materialization.metadata.get(METADATA_IMAGES)
-    return [ImageRecord.from_json(item) for item in (value.value if value else [])]
 
 
 def _submit_metadata(entries: list[LedgerEntry], run_id: str) -> dict[str, object]:

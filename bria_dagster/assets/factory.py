@@ -8,7 +8,7 @@ import dagster as dg
 import pydantic
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import check_specs, evaluate, verify_stored
+from bria_dagster.assets.checks import check_specs, evaluate, latest_checks, verify_stored
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
@@ -109,7 +109,13 @@ def bria_asset(
             step = StepResources.of(context, options)
             jobs = plan_jobs(context, key, builder, options, step.store)
             caps = spend.before_sending(
-                context, step, key, jobs, is_forced(context, config), config.dry_run
+                context,
+                step.ledger,
+                step.bria,
+                key,
+                jobs,
+                is_forced(context, config),
+                config.dry_run,
             )
             if caps is None:
                 return  # a dry run: priced, nothing sent or materialized
@@ -135,21 +141,6 @@ def bria_asset(
             )
 
     return _bria_step
-
-
-def latest_checks(
-    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-    key: dg.AssetKey,
-    store: ObjectStore,
-) -> Iterator[dg.AssetCheckResult]:
-    """The selected image checks of ``key``, evaluated on its latest materialization."""
-    from bria_dagster.assets.deferred import latest_records  # deferred imports this module
-
-    records = latest_records(context.instance, key)
-    selected = {check.name for check in context.selected_asset_check_keys}
-    for check in evaluate(records, verify_stored(store, records)):
-        if check.check_name in selected:
-            yield check
 
 
 def plan_jobs(

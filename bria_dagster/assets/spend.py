@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -19,9 +18,6 @@ from bria_dagster.assets.plan import PlannedJob
 from bria_dagster.ledger import BudgetExceededError, EntryState, Ledger, LedgerEntry, SpendCaps
 from bria_dagster.ledger.caps import DEFAULT_SCOPE
 from bria_dagster.resources import BriaResource
-
-if TYPE_CHECKING:
-    from bria_dagster.assets.factory import StepResources
 
 DRY_RUN_TAG = "bria/dry_run"
 """Run tag (``"true"``) under which Bria steps plan and price their requests and send none."""
@@ -67,7 +63,8 @@ class Estimate:
 
 def before_sending(
     context: dg.AssetExecutionContext,
-    step: StepResources,
+    ledger: Ledger,
+    bria: BriaResource,
     key: dg.AssetKey,
     jobs: Sequence[PlannedJob],
     forced: bool,
@@ -78,13 +75,13 @@ def before_sending(
     requests obviously exceed what a cap has left."""
     asset_key, run_id = key.to_user_string(), context.run.run_id
     if is_dry_run(context, config_dry_run):
-        planned = estimate(step.ledger, asset_key, jobs, forced=forced, run_id=run_id)
+        planned = estimate(ledger, asset_key, jobs, forced=forced, run_id=run_id)
         context.log_event(dry_run_observation(context, key, planned))
         return None
-    caps = step_caps(context, step.bria)
+    caps = step_caps(context, bria)
     if caps.caps_for(asset_key, run_id):
-        planned = estimate(step.ledger, asset_key, jobs, forced=forced, run_id=run_id)
-        check_budget(step.ledger, caps, asset_key, run_id, planned)
+        planned = estimate(ledger, asset_key, jobs, forced=forced, run_id=run_id)
+        check_budget(ledger, caps, asset_key, run_id, planned)
     return caps
 
 
