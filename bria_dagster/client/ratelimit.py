@@ -5,9 +5,10 @@ when a minute holds too many calls. The limiter takes a slot from a sliding-wind
 (pyrate-limiter; see :mod:`bria_dagster.client.ratelimit_stores`) before every engine call, so
 the calls of every process sharing the store stay under the limit.
 
-A 429 still teaches something, and every client of this process learns it (:class:`Gate`):
+A 429 still teaches something (:class:`Gate`):
 
-* ``Retry-After`` blocks the endpoint for all callers until that moment;
+* ``Retry-After`` blocks the endpoint for all callers until that moment: those of this process
+  (the gate) and those of every process sharing the store (:meth:`BucketStore.block`);
 * the endpoint's rate is halved (each call takes two slots, then four, ...; multiplicative
   decrease) and recovers by one step per quiet window (additive increase). Because the extra
   slots are written into the shared bucket, other processes feel the slowdown too.
@@ -170,6 +171,9 @@ class RateLimiter:
             budget.bucket.limiter_lock() or contextlib.nullcontext(),
         )
         with budget.lock, store_lock:
+            shared_block = self._store.blocked_for(budget.bucket, self.key(endpoint))
+            if shared_block > 0:
+                return shared_block
             item = RateItem(self._fingerprint, int(budget.bucket.now()), weight)
             decision = budget.bucket.put_decision(item)
             assert isinstance(decision, Decision)  # the stores open sync buckets
@@ -207,7 +211,11 @@ class RateLimiter:
         return time.monotonic() - start
 
     def note_rate_limited(self, endpoint: str, retry_after: float | None, sent_at: float) -> None:
-        """Tell every caller of ``endpoint`` about a 429 (see :class:`Gate`)."""
+        """Tell every caller of ``endpoint`` about a 429 (see :class:`Gate`); a ``Retry-After``
+        also blocks the processes sharing the store."""
+        if retry_after:
+            with _store_errors():
+                self._store.block(self._budget(endpoint).bucket, self.key(endpoint), retry_after)
         self.gate(endpoint).note_rate_limited(
             now=time.time(),
             retry_after=retry_after,
