@@ -153,7 +153,10 @@ def _describe(exc: BaseException) -> str:
 async def _client_fanout(settings: BenchSettings) -> ModeResult:
     store = ObjectStore.from_uri(settings.store_uri)
     n = settings.jobs
+    # Submits wait for the rate limiter, downloads do not: sharing one semaphore let submits
+    # queued for the next window hold every slot, and results waited for them to be stored.
     slots = asyncio.Semaphore(settings.width)
+    download_slots = asyncio.Semaphore(settings.width)
     submitted: asyncio.Queue[tuple[int, Submission] | None] = asyncio.Queue()
     errors: list[str] = []
     created: list[StoredObject] = []
@@ -184,7 +187,7 @@ async def _client_fanout(settings: BenchSettings) -> ModeResult:
         async def keep(index: int, result: JobResult) -> None:
             key, provenance = _key(settings, "a_client_fanout", index)
             try:
-                async with slots:
+                async with download_slots:
                     if not result.url:
                         raise RuntimeError("the result has no URL")
                     buffer = io.BytesIO()
