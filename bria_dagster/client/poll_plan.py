@@ -10,7 +10,7 @@ Pure objects (no I/O, times passed in), shared by every polling loop of one clie
 * :class:`PollPlan`: when to poll each job. A job is polled once the chance that it finished
   since its last answer reaches a threshold θ: at the age ``a`` where the survival S(a) has
   fallen to ``(1 - θ) * S(last answer)``. Each poll then finds the job done with probability θ,
-  so a job costs about ``1 / θ`` polls. θ is 0.8 (≤ 1.25 polls per job) while the budget left in
+  so a job costs about ``1 / θ`` polls. θ is 0.85 (about 1.2 polls per job) while the budget left in
   the window covers the outstanding jobs, and rises towards 0.98 as the outstanding jobs exceed
   it: polls are spread over the windows that follow, going first to the jobs most likely done,
   instead of being spent early and then waiting for the window (the "cliff").
@@ -33,14 +33,14 @@ from bria_dagster.client.polling import JobWatch
 
 _NORMAL = NormalDist()
 
-THETA_LEVELS = (0.8, 0.9, 0.95, 0.98)
+THETA_LEVELS = (0.85, 0.9, 0.95, 0.98)
 """The thresholds the plan moves between: the lowest while the budget is ample."""
 
 REPLAN_EVERY_S = 1.0
 """How often a queue looks whether the threshold fell or a model was refitted."""
 _MIN_FIT = 16
 """Observations (finished or seen running) before the model leaves its prior."""
-_KEEP = 256
+_KEEP = 128
 """Finished-job intervals kept for fitting."""
 _SIGMA_BOUNDS = (0.1, 1.5)
 _PRIOR_SIGMA = 0.5
@@ -84,6 +84,7 @@ class LatencyModel:
     _seen: int = 0
     _done: int = 0
     _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+    _weights: tuple[float, float] = (1.0, 1.0)
 
     @classmethod
     def with_median(cls, median_s: float, sigma: float = _PRIOR_SIGMA) -> LatencyModel:
@@ -135,13 +136,16 @@ class LatencyModel:
         self._seen += 1
         if self._seen >= self._next_fit and self.finished:
             self.fit()
-            # Refit at 16, 32, 64, 128 observations, then every 128: cheap and still current.
-            self._next_fit = self._seen + min(self._seen, _KEEP // 2)
+            # Refit at 16, 32, 64, ... observations, then every 512: cheap and still current.
+            self._next_fit = self._seen + min(self._seen, 4 * _KEEP)
 
     def fit(self) -> None:
         """Maximum-likelihood (mu, sigma) from the finished intervals and the running jobs."""
         done = self.finished
         running = list(self.running.values())[-_KEEP:]
+        # Both are samples: weigh each by how many jobs it stands for, or the kept share of the
+        # running (slow) jobs would outweigh the finished ones.
+        self._weights = (self._done / len(done), len(self.running) / max(1, len(running)))
         if len(done) + len(running) < _MIN_FIT or not done:
             return
         mu, sigma = self.mu, self.sigma
@@ -168,14 +172,18 @@ class LatencyModel:
         prior_mu = self.mu if self.prior_mu is None else self.prior_mu
         total = -0.5 * (math.log(sigma / _PRIOR_SIGMA) / _PRIOR_SIGMA_SPREAD) ** 2
         total -= 0.5 * ((mu - prior_mu) / _PRIOR_MU_SPREAD) ** 2
+        done_weight, running_weight = self._weights
+        data = 0.0
         for lo, hi in done:
             upper = 0.5 * math.erfc((math.log(hi) - mu) * scale) if hi > 0 else 1.0
             lower = 0.5 * math.erfc((math.log(lo) - mu) * scale) if lo > 0 else 1.0
-            total += math.log(max(lower - upper, 1e-300))
+            data += math.log(max(lower - upper, 1e-300))
+        total += done_weight * data
+        data = 0.0
         for lo in running:
             if lo > 0:
-                total += _log_sf((math.log(lo) - mu) / sigma)
-        return total
+                data += _log_sf((math.log(lo) - mu) / sigma)
+        return total + running_weight * data
 
 
 @dataclass

@@ -106,6 +106,8 @@ def gate_for(key: str) -> Gate:
 @dataclass
 class _Budget:
     bucket: AbstractBucket
+    key: str
+    gate: Gate
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Serialises put-and-read-decision (a bucket keeps its last decision on itself)."""
     waiters: threading.Lock = field(default_factory=threading.Lock)
@@ -140,7 +142,8 @@ class RateLimiter:
         with self._budgets_lock:
             budget = self._budgets.get(endpoint)
             if budget is None:
-                budget = _Budget(self._store.bucket(self.key(endpoint), self._rate))
+                key = self.key(endpoint)
+                budget = _Budget(self._store.bucket(key, self._rate), key, gate_for(key))
                 self._budgets[endpoint] = budget
             return budget
 
@@ -158,11 +161,11 @@ class RateLimiter:
             return self._try_take(endpoint)
 
     def _try_take(self, endpoint: str) -> float:
-        gate = self.gate(endpoint)
+        budget = self._budget(endpoint)
+        gate = budget.gate
         now = time.time()
         if gate.blocked_until > now:
             return gate.blocked_until - now
-        budget = self._budget(endpoint)
         weight = gate.weight(now, self.window_s)
         # The time is read under the store's own lock (a file lock for SQLite): an item stamped
         # before waiting for that lock would count in the past and free its slot too early.
@@ -171,7 +174,7 @@ class RateLimiter:
             budget.bucket.limiter_lock() or contextlib.nullcontext(),
         )
         with budget.lock, store_lock:
-            shared_block = self._store.blocked_for(budget.bucket, self.key(endpoint))
+            shared_block = self._store.blocked_for(budget.bucket, budget.key)
             if shared_block > 0:
                 return shared_block
             item = RateItem(self._fingerprint, int(budget.bucket.now()), weight)
@@ -215,7 +218,8 @@ class RateLimiter:
         also blocks the processes sharing the store."""
         if retry_after:
             with _store_errors():
-                self._store.block(self._budget(endpoint).bucket, self.key(endpoint), retry_after)
+                budget = self._budget(endpoint)
+                self._store.block(budget.bucket, budget.key, retry_after)
         self.gate(endpoint).note_rate_limited(
             now=time.time(),
             retry_after=retry_after,

@@ -129,7 +129,8 @@ def test_first_poll_and_gaps() -> None:
     due, theta = plan.next_due(
         model, origin=100.0, last_running_age=0.0, first=True, longest_gap_s=15, now=101.0
     )
-    assert theta == 0.8 and due == pytest.approx(100.0 + model.age_at_survival(0.2))
+    low = THETA_LEVELS[0]
+    assert theta == low and due == pytest.approx(100.0 + model.age_at_survival(1 - low))
     # a late first poll is due at once, not in the past
     due, _ = plan.next_due(
         model, origin=0.0, last_running_age=0.0, first=True, longest_gap_s=15, now=50.0
