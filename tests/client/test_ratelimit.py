@@ -20,7 +20,13 @@ import pytest
 import redis
 
 from bria_dagster.client import BriaClient, RateLimitError
-from bria_dagster.client.ratelimit import Gate, RateLimiter, budget_key, token_fingerprint
+from bria_dagster.client.ratelimit import (
+    Gate,
+    RateLimiter,
+    budget_key,
+    send_margin_s,
+    token_fingerprint,
+)
 from bria_dagster.client.ratelimit_stores import MemoryStore, PostgresStore, RedisStore, open_store
 from bria_dagster.emulator import EmulatorServer
 
@@ -242,3 +248,17 @@ def test_a_retry_after_blocks_every_process_sharing_the_store(
     firsts = [times[0] for times in per_process]
     assert all(first >= answered + 3 - 0.3 for first in firsts), (answered, firsts)
     assert all(first < answered + 8 for first in firsts)
+
+
+def test_slots_are_held_a_send_margin_beyond_the_server_window(token: str) -> None:
+    # A slot is stamped before its request leaves; the server counts the request when it
+    # arrives, later. Were the slot freed exactly one window after its stamp, a burst sent then
+    # could reach the server while it still counts the previous burst (the 429s seen with four
+    # processes on one store). The client's window is longer by a margin.
+    limiter = RateLimiter(MemoryStore(), token=token, limit=3, window_s=10.0)
+    for _ in range(3):
+        assert limiter.try_take(ENDPOINT) == 0.0
+    wait = limiter.try_take(ENDPOINT)
+    assert wait >= 10.0 + send_margin_s(10.0) - 0.5
+    assert 0.2 <= send_margin_s(10.0) <= 1.0
+    assert send_margin_s(60.0) == 2.0
