@@ -10,10 +10,11 @@ Pure objects (no I/O, times passed in), shared by every polling loop of one clie
 * :class:`PollPlan`: when to poll each job. A job is polled once the chance that it finished
   since its last answer reaches a threshold θ: at the age ``a`` where the survival S(a) has
   fallen to ``(1 - θ) * S(last answer)``. Each poll then finds the job done with probability θ,
-  so a job costs about ``1 / θ`` polls. θ is 0.85 (about 1.2 polls per job) while the budget left in
-  the window covers the outstanding jobs, and rises towards 0.98 as the outstanding jobs exceed
-  it: polls are spread over the windows that follow, going first to the jobs most likely done,
+  so a job costs about ``1 / θ`` polls. θ is 0.85 (about 1.2 polls per job) while the budget
+  left in the window covers the outstanding jobs, and rises towards 0.98 as they exceed it:
+  polls are spread over the windows that follow, going first to the jobs most likely done,
   instead of being spent early and then waiting for the window (the "cliff").
+* :class:`PollQueue`: the jobs of one polling loop in the order the plan says.
 
 The plan counts its own polls against the budget (``limit`` per ``window_s``); when several
 processes share a limiter store, the limiter still enforces the whole budget, and the plan's
