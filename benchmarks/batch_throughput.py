@@ -68,6 +68,9 @@ ENDPOINT = "/v2/image/generate"
 MAKESPAN_TARGET = 1.10
 """Makespan over the ideal, for our modes (a)-(d)."""
 RATE_LIMITED_PER_1000_TARGET = 1.0
+BOUND_TARGET = 1.25
+"""Issue 16: modes (a) and (b) within 1.25 x the sliding-window bound, at 600 and 6,000 jobs."""
+BOUND_MODES = frozenset({"a_client_fanout", "b_inline_asset"})
 """429s per 1,000 requests, for our modes."""
 
 WAVE_LINGER_S = 0.5
@@ -94,7 +97,10 @@ def _describe(exc: BaseException) -> str:
 async def _client_fanout(settings: BenchSettings) -> ModeResult:
     store = ObjectStore.from_uri(settings.store_uri)
     n = settings.jobs
+    # Submits wait for the rate limiter, downloads do not: sharing one semaphore let submits
+    # queued for the next window hold every slot, and results waited for them to be stored.
     slots = asyncio.Semaphore(settings.width)
+    download_slots = asyncio.Semaphore(settings.width)
     submitted: asyncio.Queue[tuple[int, Submission] | None] = asyncio.Queue()
     errors: list[str] = []
     created: list[StoredObject] = []
@@ -117,7 +123,7 @@ async def _client_fanout(settings: BenchSettings) -> ModeResult:
         async def keep(index: int, result: JobResult) -> None:
             key, provenance = _key(settings, "a_client_fanout", index)
             try:
-                async with slots:
+                async with download_slots:
                     if not result.url:
                         raise RuntimeError("the result has no URL")
                     buffer = io.BytesIO()
@@ -388,7 +394,12 @@ def figures_for(
     rows = [
         info(f"{name} makespan", rounded(makespan, 1), "s", "; ".join(notes)),
         at_most_if(ours, f"{name} makespan / ideal", round(makespan / ideal_s, 3), MAKESPAN_TARGET),
-        info(f"{name} makespan / sliding-window bound", round(makespan / bound_s, 3)),
+        at_most_if(
+            name in BOUND_MODES,
+            f"{name} makespan / sliding-window bound",
+            round(makespan / bound_s, 3),
+            BOUND_TARGET,
+        ),
         at_most_if(
             ours,
             f"{name} 429s per 1,000 requests",

@@ -258,16 +258,31 @@ class StepRunner:
         pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
         waiting = [(job, e) for job, e in pending if placeholders.urls_of(e) is None]
         filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
-        finished = {e.id: e for _, e in live if e.state is not EntryState.PENDING}
-        if waiting:
-            finished.update(await self._until_stopped(self._wait(waiting, errors)))
-        if filling:
-            finished.update(await self._until_stopped(self._wait_placeholders(filling, errors)))
-        if self._stop is not None and self._stop():
-            raise StepStopped
-        stored = await asyncio.gather(
-            *(self._store_one(job, finished[e.id]) for job, e in live if e.id in finished)
-        )
+        # Each result is stored as soon as its job ends, while the others are still waited for;
+        # once the run is terminated (``stop``), nothing more is stored or reported.
+        storing: dict[int, asyncio.Task[ImageRecord | JobError]] = {}
+
+        def store_soon(job: PlannedJob, entry: LedgerEntry) -> None:
+            if self._stop is None or not self._stop():
+                storing[entry.id] = asyncio.create_task(self._store_one(job, entry))
+
+        try:
+            for job, e in live:
+                if e.state is not EntryState.PENDING:
+                    store_soon(job, e)
+            if waiting:
+                await self._until_stopped(self._wait(waiting, errors, store_soon))
+            if filling:
+                jobs_by_id = {e.id: job for job, e in filling}
+                filled = await self._until_stopped(self._wait_placeholders(filling, errors))
+                for entry_id, entry in filled.items():
+                    store_soon(jobs_by_id[entry_id], entry)
+            if self._stop is not None and self._stop():
+                raise StepStopped
+            stored = await asyncio.gather(*(storing[e.id] for _, e in live if e.id in storing))
+        finally:
+            for task in storing.values():
+                task.cancel()
         records: list[ImageRecord] = []
         for item in stored:
             if isinstance(item, JobError):
@@ -277,7 +292,10 @@ class StepRunner:
         return StepOutcome(records=records, errors=errors)
 
     async def _wait(
-        self, waiting: list[tuple[PlannedJob, LedgerEntry]], errors: list[JobError]
+        self,
+        waiting: list[tuple[PlannedJob, LedgerEntry]],
+        errors: list[JobError],
+        on_done: Callable[[PlannedJob, LedgerEntry], None],
     ) -> dict[int, LedgerEntry]:
         submissions = [
             Submission(
@@ -294,6 +312,7 @@ class StepRunner:
             error = outcome.error
             if error is None and outcome.result is not None:
                 done[entry.id] = self.complete(entry, outcome.result)
+                on_done(job, done[entry.id])
             elif isinstance(error, JobFailedError):
                 self._ledger.mark_failed(
                     entry.id, error.code, _job_error_text(error), retryable=not error.is_moderation

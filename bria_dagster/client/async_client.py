@@ -199,6 +199,7 @@ class AsyncBriaClient(CatalogMixin[Async]):
             self._poll_once,
             self._take_status_slot,
             max_in_flight=self.settings.max_concurrent_polls,
+            plan=self._core.poll_plan,
         )
         started = time.monotonic()
         try:

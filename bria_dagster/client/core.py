@@ -37,8 +37,9 @@ from bria_dagster.client.http_errors import (
     transport_error,
 )
 from bria_dagster.client.placeholders import PlaceholderWatch
+from bria_dagster.client.poll_plan import PollPlan
 from bria_dagster.client.polling import JobWatch, check_request_id
-from bria_dagster.client.ratelimit import STATUS_BUDGET, RateLimiter
+from bria_dagster.client.ratelimit import STATUS_BUDGET, RateLimiter, send_margin_s
 from bria_dagster.client.ratelimit_stores import open_store
 from bria_dagster.client.results import JobStatus, Submission, parse_status
 from bria_dagster.client.settings import ClientSettings
@@ -178,6 +179,11 @@ class ClientCore:
             token=token,
             limit=settings.effective_requests_per_window,
             window_s=settings.rate_limit_window_s,
+        )
+        window_s = settings.rate_limit_window_s
+        self.poll_plan = PollPlan(
+            limit=settings.effective_requests_per_window,
+            window_s=window_s + send_margin_s(window_s),  # the limiter's window
         )
         self._backoff = wait_random_exponential(
             multiplier=settings.retry_base_delay_s, max=settings.retry_max_delay_s

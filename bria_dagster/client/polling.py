@@ -111,6 +111,15 @@ class JobWatch:
     deadline: float
     due: float
     polls: int = 0
+    origin: float = 0.0
+    """``time.monotonic()`` value of the submit (of the start of the wait for a bare id)."""
+    family: str = "other"
+    prior_median_s: float = 5.0
+    """The family's expected latency times ``poll_first_factor``: the plan's prior median."""
+    last_running_age: float = 0.0
+    """Age (seconds since ``origin``) of the last IN_PROGRESS answer; 0 before any."""
+    not_before: float = 0.0
+    """No poll before this moment (a ``Retry-After``)."""
 
     @classmethod
     def start(
@@ -130,14 +139,28 @@ class JobWatch:
             raise BriaInputError("timeout", "must be a positive number of seconds")
         if isinstance(job, Submission):
             request_id = check_request_id(job.request_id)
-            schedule = PollSchedule.for_endpoint(endpoint or job.endpoint, settings)
+            endpoint = endpoint or job.endpoint
+            schedule = PollSchedule.for_endpoint(endpoint, settings)
             first = max(0.0, job.submitted_at + schedule.next_delay(0) - wall_now)
+            origin = now - max(0.0, wall_now - job.submitted_at)
         else:
             request_id = check_request_id(job)
             schedule = PollSchedule.for_endpoint(endpoint, settings)
             first = 0.0
+            origin = now
+        family = family_of(endpoint) if endpoint else FAMILIES["other"]
         deadline = now + (settings.wait_timeout_s if timeout is None else timeout)
-        return cls(index, request_id, schedule, now, deadline, min(deadline, now + first))
+        return cls(
+            index,
+            request_id,
+            schedule,
+            now,
+            deadline,
+            min(deadline, now + first),
+            origin=origin,
+            family=family.name,
+            prior_median_s=family.expected_latency_s * settings.poll_first_factor,
+        )
 
     def observe(self, status: JobStatus, now: float) -> JobResult | None:
         """Take a status answer: the result when COMPLETED, None when the job still runs.
@@ -153,7 +176,9 @@ class JobWatch:
     def hiccup(self, error: BriaError, now: float) -> None:
         """A poll failed transiently: poll again later (not before a given ``Retry-After``)."""
         self.polls += 1
-        self._reschedule(now, getattr(error, "retry_after", None) or 0.0)
+        pause = getattr(error, "retry_after", None) or 0.0
+        self.not_before = now + pause
+        self._reschedule(now, pause)
 
     def _reschedule(self, now: float, at_least: float) -> None:
         self.due = min(self.deadline, now + max(at_least, self.schedule.next_delay(self.polls)))

@@ -5,9 +5,10 @@ when a minute holds too many calls. The limiter takes a slot from a sliding-wind
 (pyrate-limiter; see :mod:`bria_dagster.client.ratelimit_stores`) before every engine call, so
 the calls of every process sharing the store stay under the limit.
 
-A 429 still teaches something, and every client of this process learns it (:class:`Gate`):
+A 429 still teaches something (:class:`Gate`):
 
-* ``Retry-After`` blocks the endpoint for all callers until that moment;
+* ``Retry-After`` blocks the endpoint for all callers until that moment: those of this process
+  (the gate) and those of every process sharing the store (:meth:`BucketStore.block`);
 * the endpoint's rate is halved (each call takes two slots, then four, ...; multiplicative
   decrease) and recovers by one step per quiet window (additive increase). Because the extra
   slots are written into the shared bucket, other processes feel the slowdown too.
@@ -35,6 +36,18 @@ STATUS_BUDGET = "/v2/status"
 
 _CONTENDED_RETRY_S = 0.01
 """Pause before retrying when the store gave no wait (PostgreSQL table lock taken)."""
+
+
+def send_margin_s(window_s: float) -> float:
+    """How much longer than the server's window the client holds each slot.
+
+    A slot is stamped when it is taken; the server counts the request when it arrives, after
+    the client's own queueing (event loop, connection pool, other processes' turn at the store
+    lock) and the network. Freed exactly one window after its stamp, a slot could let a burst
+    reach the server while the server still counts the previous burst, which arrived late: the
+    cause of the 429s that processes sharing one store saw. 5 % of the window, at most 2 s.
+    """
+    return min(0.05 * window_s, 2.0)
 
 
 def token_fingerprint(token: str) -> str:
@@ -105,6 +118,8 @@ def gate_for(key: str) -> Gate:
 @dataclass
 class _Budget:
     bucket: AbstractBucket
+    key: str
+    gate: Gate
     lock: threading.Lock = field(default_factory=threading.Lock)
     """Serialises put-and-read-decision (a bucket keeps its last decision on itself)."""
     waiters: threading.Lock = field(default_factory=threading.Lock)
@@ -118,7 +133,7 @@ class RateLimiter:
     def __init__(self, store: BucketStore, *, token: str, limit: int, window_s: float) -> None:
         self._store = store
         self._fingerprint = token_fingerprint(token)
-        self._rate = Rate(limit, max(1, int(window_s * 1000)))
+        self._rate = Rate(limit, max(1, int((window_s + send_margin_s(window_s)) * 1000)))
         self.limit = limit
         self.window_s = window_s
         self._budgets: dict[str, _Budget] = {}
@@ -139,7 +154,8 @@ class RateLimiter:
         with self._budgets_lock:
             budget = self._budgets.get(endpoint)
             if budget is None:
-                budget = _Budget(self._store.bucket(self.key(endpoint), self._rate))
+                key = self.key(endpoint)
+                budget = _Budget(self._store.bucket(key, self._rate), key, gate_for(key))
                 self._budgets[endpoint] = budget
             return budget
 
@@ -157,11 +173,11 @@ class RateLimiter:
             return self._try_take(endpoint)
 
     def _try_take(self, endpoint: str) -> float:
-        gate = self.gate(endpoint)
+        budget = self._budget(endpoint)
+        gate = budget.gate
         now = time.time()
         if gate.blocked_until > now:
             return gate.blocked_until - now
-        budget = self._budget(endpoint)
         weight = gate.weight(now, self.window_s)
         # The time is read under the store's own lock (a file lock for SQLite): an item stamped
         # before waiting for that lock would count in the past and free its slot too early.
@@ -170,6 +186,9 @@ class RateLimiter:
             budget.bucket.limiter_lock() or contextlib.nullcontext(),
         )
         with budget.lock, store_lock:
+            shared_block = self._store.blocked_for(budget.bucket, budget.key)
+            if shared_block > 0:
+                return shared_block
             item = RateItem(self._fingerprint, int(budget.bucket.now()), weight)
             decision = budget.bucket.put_decision(item)
             assert isinstance(decision, Decision)  # the stores open sync buckets
@@ -207,7 +226,12 @@ class RateLimiter:
         return time.monotonic() - start
 
     def note_rate_limited(self, endpoint: str, retry_after: float | None, sent_at: float) -> None:
-        """Tell every caller of ``endpoint`` about a 429 (see :class:`Gate`)."""
+        """Tell every caller of ``endpoint`` about a 429 (see :class:`Gate`); a ``Retry-After``
+        also blocks the processes sharing the store."""
+        if retry_after:
+            with _store_errors():
+                budget = self._budget(endpoint)
+                self._store.block(budget.bucket, budget.key, retry_after)
         self.gate(endpoint).note_rate_limited(
             now=time.time(),
             retry_after=retry_after,

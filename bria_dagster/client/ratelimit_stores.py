@@ -3,6 +3,11 @@
 ``memory``: this process only. ``sqlite:///path``: every process on this machine (a SQLite file
 guarded by a file lock). ``redis://...`` and ``postgresql://...``: processes on several machines.
 All use the sliding-window log, which never admits more than the limit in any window.
+
+A 429's ``Retry-After`` is kept in the store too (:meth:`BucketStore.block`), so the block holds
+for every process that shares the budget, not only the one that got the 429: a row per budget
+key in SQLite and PostgreSQL, a key with that expiry in Redis (server clocks where there is a
+server, so the processes' clocks need not agree).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -37,6 +43,19 @@ class BucketStore(ABC):
     def check(self) -> None:  # noqa: B027 - a memory store cannot fail
         """Reach the store once (no slot is taken); raise what its driver raises."""
 
+    def block(self, bucket: AbstractBucket, key: str, seconds: float) -> None:  # noqa: B027
+        """Block budget ``key`` for every sharer for ``seconds`` (a longer block stays).
+
+        The memory store keeps nothing here: the process-wide gate already blocks.
+        """
+
+    def blocked_for(self, bucket: AbstractBucket, key: str) -> float:
+        """Seconds left of budget ``key``'s shared block (0.0 when not blocked).
+
+        Called with the store's lock held (see ``AbstractBucket.limiter_lock``).
+        """
+        return 0.0
+
 
 class MemoryStore(BucketStore):
     """Buckets in this process's memory, shared by every client of the process."""
@@ -53,6 +72,10 @@ class MemoryStore(BucketStore):
             return self._buckets[slot]
 
 
+_BLOCKS = "bria_dagster_blocks"
+"""The table (SQLite, PostgreSQL) or key prefix (Redis) of the shared Retry-After blocks."""
+
+
 class SQLiteStore(BucketStore):
     """One table per budget in a SQLite file; a file lock makes check-and-put atomic."""
 
@@ -65,8 +88,35 @@ class SQLiteStore(BucketStore):
         bucket = SQLiteBucket.init_from_file(
             [rate], table=key, db_path=str(self.path), use_file_lock=True
         )
+        with self._locked(bucket):
+            bucket.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {_BLOCKS} (key TEXT PRIMARY KEY, until REAL)"
+            )
+            bucket.conn.commit()
         self._opened.append(bucket)
         return bucket
+
+    @staticmethod
+    def _locked(bucket: AbstractBucket) -> contextlib.AbstractContextManager[object]:
+        lock = bucket.limiter_lock()
+        return lock if lock is not None else contextlib.nullcontext()  # type: ignore[return-value]
+
+    def block(self, bucket: AbstractBucket, key: str, seconds: float) -> None:
+        assert isinstance(bucket, SQLiteBucket)
+        with self._locked(bucket), bucket.lock:
+            bucket.conn.execute(
+                f"INSERT INTO {_BLOCKS} (key, until) VALUES (?, ?) ON CONFLICT (key) "
+                f"DO UPDATE SET until = max(until, excluded.until)",
+                (key, time.time() + seconds),
+            )
+            bucket.conn.commit()
+
+    def blocked_for(self, bucket: AbstractBucket, key: str) -> float:
+        assert isinstance(bucket, SQLiteBucket)
+        with bucket.lock:
+            row = bucket.conn.execute(f"SELECT until FROM {_BLOCKS} WHERE key = ?", (key,))
+            found = row.fetchone()
+        return max(0.0, found[0] - time.time()) if found else 0.0
 
     def check(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +127,13 @@ class SQLiteStore(BucketStore):
         for bucket in self._opened:
             bucket.close()
         self._opened.clear()
+
+
+_REDIS_BLOCK = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
 
 
 class RedisStore(BucketStore):
@@ -95,6 +152,13 @@ class RedisStore(BucketStore):
         bucket = RedisBucket.init([rate], self._redis, f"bria_dagster:{key}")
         assert isinstance(bucket, AbstractBucket)  # a sync client gives a sync bucket
         return bucket
+
+    def block(self, bucket: AbstractBucket, key: str, seconds: float) -> None:
+        self._redis.eval(_REDIS_BLOCK, 1, f"{_BLOCKS}:{key}", max(1, int(seconds * 1000)))
+
+    def blocked_for(self, bucket: AbstractBucket, key: str) -> float:
+        left_ms = int(self._redis.pttl(f"{_BLOCKS}:{key}"))
+        return left_ms / 1000 if left_ms > 0 else 0.0
 
     def check(self) -> None:
         self._redis.ping()
@@ -120,17 +184,40 @@ class PostgresStore(BucketStore):
     def bucket(self, key: str, rate: Rate) -> AbstractBucket:
         from pyrate_limiter import PostgresBucket
 
-        with self._lock:
-            if not self._opened:
-                self._pool.open()
-                self._opened = True
+        self._open()
         return PostgresBucket(self._pool, key, [rate])
 
-    def check(self) -> None:
+    def _open(self) -> None:
         with self._lock:
             if not self._opened:
                 self._pool.open()
+                with self._pool.connection() as conn:
+                    conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {_BLOCKS} "
+                        "(key TEXT PRIMARY KEY, until TIMESTAMPTZ NOT NULL)"
+                    )
                 self._opened = True
+
+    def block(self, bucket: AbstractBucket, key: str, seconds: float) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO {_BLOCKS} AS b (key, until) "
+                "VALUES (%s, clock_timestamp() + make_interval(secs => %s)) "
+                "ON CONFLICT (key) DO UPDATE SET until = GREATEST(b.until, EXCLUDED.until)",
+                (key, seconds),
+            )
+
+    def blocked_for(self, bucket: AbstractBucket, key: str) -> float:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                f"SELECT EXTRACT(EPOCH FROM until - clock_timestamp()) FROM {_BLOCKS} "
+                "WHERE key = %s",
+                (key,),
+            ).fetchone()
+        return max(0.0, float(row[0])) if row else 0.0
+
+    def check(self) -> None:
+        self._open()
         with self._pool.connection(timeout=5) as conn:
             conn.execute("SELECT 1")
 

@@ -288,3 +288,30 @@ def test_raw_requests_keep_auth_and_body_rules(
     assert b'filename="a.png"' in upload.body and image in upload.body
     assert b'name="caption"' in upload.body
     assert all(seen.token == token_hash(token) for seen in emulator.requests())
+
+
+@pytest.mark.parametrize("rpm", [250, 1000])
+async def test_many_jobs_finish_with_few_polls_and_no_429(
+    emulator: EmulatorServer, token: str, rpm: int
+) -> None:
+    # 200 jobs. With 250 per 4 s the client allows itself 225 status polls per window: the plan
+    # must fit about one poll per job into it rather than spend it early and wait for the next
+    # one. With 1000, the budget is ample, and the plan must still not spend it for nothing.
+    emulator.state.configure(latency={"*": "lognormal:0.4,0.5"}, rpm=rpm, rate_window_s=4.0)
+    settings = {
+        **FAST,
+        "requests_per_minute": rpm,
+        "rate_limit_window_s": 4.0,
+        "poll_first_factor": 0.05,  # prior median 8 s x 0.05 = the emulator's 0.4 s
+        "poll_max_interval_s": 15.0,
+    }
+    async with AsyncBriaClient(api_token=token, base_url=emulator.base_url, **settings) as bria:
+        jobs = await asyncio.gather(
+            *(bria.submit("image/generate", {"prompt": f"p{i}"}) for i in range(200))
+        )
+        results = await bria.wait_many(jobs)
+    assert [r.request_id for r in results if isinstance(r, JobResult)] == [
+        job.request_id for job in jobs
+    ]
+    assert len(status_polls(emulator)) <= 1.3 * 200
+    assert [seen for seen in emulator.requests() if seen.status == 429] == []

@@ -19,8 +19,18 @@ import psycopg
 import pytest
 import redis
 
-from bria_dagster.client.ratelimit import Gate, RateLimiter, budget_key, token_fingerprint
+from bria_dagster.client import BriaClient, RateLimitError
+from bria_dagster.client.ratelimit import (
+    Gate,
+    RateLimiter,
+    budget_key,
+    send_margin_s,
+    token_fingerprint,
+)
 from bria_dagster.client.ratelimit_stores import MemoryStore, PostgresStore, RedisStore, open_store
+from bria_dagster.emulator import EmulatorServer
+
+from .conftest import FAST, answer_once
 
 ENDPOINT = "/v2/image/generate"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -198,3 +208,57 @@ def test_budget_keys_hide_the_token_and_separate_endpoints(token: str) -> None:
     assert len(keys) == 3
     assert all(key.isidentifier() and len(key) < 48 for key in keys)
     assert token_fingerprint("another-token") != fingerprint
+
+
+SHARED_STORES = {
+    "sqlite": lambda tmp_path: f"sqlite:///{tmp_path / 'budget.sqlite'}",
+    "redis": lambda tmp_path: REDIS_URL,
+    "postgresql": lambda tmp_path: POSTGRES_URL,
+}
+
+
+@pytest.mark.parametrize("backend", sorted(SHARED_STORES))
+def test_a_retry_after_blocks_every_process_sharing_the_store(
+    backend: str, token: str, tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    uri = SHARED_STORES[backend](tmp_path)
+    envelope = {"error": {"code": 429, "message": "Request limit exceeded"}, "request_id": "x"}
+    emulator.state.configure(
+        faults=[answer_once("submits", 429, headers={"Retry-After": "3"}, body=envelope)]
+    )
+    settings = {**FAST, "rate_limit_backend": uri, "max_attempts": 1, "retry_max_delay_s": 10}
+    with (
+        BriaClient(api_token=token, base_url=emulator.base_url, **settings) as bria,
+        pytest.raises(RateLimitError),
+    ):
+        bria.submit("image/generate", {"prompt": "x"})
+    answered = time.time()
+    worker = Path(__file__).with_name("limiter_worker.py")
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(worker), uri, token, "100", "60", str(answered), "0.01"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    per_process = [json.loads(child.communicate(timeout=60)[0]) for child in children]
+    assert all(child.returncode == 0 for child in children)
+    # Each process's first slot came only once the 429's Retry-After had run out.
+    firsts = [times[0] for times in per_process]
+    assert all(first >= answered + 3 - 0.3 for first in firsts), (answered, firsts)
+    assert all(first < answered + 8 for first in firsts)
+
+
+def test_slots_are_held_a_send_margin_beyond_the_server_window(token: str) -> None:
+    # A slot is stamped before its request leaves; the server counts the request when it
+    # arrives, later. Were the slot freed exactly one window after its stamp, a burst sent then
+    # could reach the server while it still counts the previous burst (the 429s seen with four
+    # processes on one store). The client's window is longer by a margin.
+    limiter = RateLimiter(MemoryStore(), token=token, limit=3, window_s=10.0)
+    for _ in range(3):
+        assert limiter.try_take(ENDPOINT) == 0.0
+    wait = limiter.try_take(ENDPOINT)
+    assert wait >= 10.0 + send_margin_s(10.0) - 0.5
+    assert 0.2 <= send_margin_s(10.0) <= 1.0
+    assert send_margin_s(60.0) == 2.0
