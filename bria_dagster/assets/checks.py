@@ -44,8 +44,9 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
 
     ``requested`` is False (none), an explicit collection of check names, or True: decide from
     the request's operation (a catalog request, or a builder whose return annotation is one):
-    ``image_readable`` always, ``image_dimensions`` when the request model has a size field
-    (``aspect_ratio``, ``desired_increase``), ``image_alpha`` for cut-out operations. A builder
+    ``image_readable`` always, ``image_dimensions`` when a fixed request sets a size field
+    (``aspect_ratio``, ``desired_increase``) or a builder's request model has one,
+    ``image_alpha`` for cut-out operations. A builder
     of unknown operation gets ``image_readable`` only (pass ``checks=`` for more).
     """
     if requested is False:
@@ -62,7 +63,11 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
     if model is None:
         return (CHECK_READABLE,)
     found = [CHECK_READABLE]
-    if SHAPE_FIELDS & set(model.model_fields):
+    shape_fields = SHAPE_FIELDS & set(model.model_fields)
+    if isinstance(request, BriaRequest):
+        # A fixed request: what it actually asks for, not what its model could.
+        shape_fields = {name for name in shape_fields if getattr(request, name) is not None}
+    if shape_fields:
         found.append(CHECK_DIMENSIONS)
     if spec_for(model).path in ALPHA_ENDPOINTS:
         found.append(CHECK_ALPHA)

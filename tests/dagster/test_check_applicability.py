@@ -23,6 +23,9 @@ def _checks(asset: Any) -> set[str]:
 def test_a_generation_has_no_alpha_check_and_a_cut_out_has_one() -> None:
     generate = bria_asset("photo", GenerateImageRequest(prompt="a mug", aspect_ratio="4:3"))
     assert _checks(generate) == {"image_readable", "image_dimensions"}
+    # A fixed request that asks for no size has nothing for the dimensions check to compare.
+    unsized = bria_asset("unsized", GenerateImageRequest(prompt="a mug"))
+    assert _checks(unsized) == {"image_readable"}
     cut = bria_asset("cut", RemoveBackgroundRequest(image=IMAGE))
     assert _checks(cut) == {"image_readable", "image_alpha"}
 
@@ -55,7 +58,7 @@ def test_an_unknown_check_name_is_refused_naming_the_option() -> None:
 def test_a_deferred_step_has_only_its_applicable_checks() -> None:
     cut = bria_deferred_asset("cut", RemoveBackgroundRequest(image=IMAGE))
     assert _checks(cut.checks) == {"image_readable", "image_alpha"}
-    photo = bria_deferred_asset("photo", GenerateImageRequest(prompt="a mug"))
+    photo = bria_deferred_asset("photo", GenerateImageRequest(prompt="a mug", aspect_ratio="1:1"))
     assert _checks(photo.checks) == {"image_readable", "image_dimensions"}
 
 
@@ -63,8 +66,11 @@ def test_a_deferred_step_has_only_its_applicable_checks() -> None:
 def test_a_defined_check_that_compared_nothing_warns_instead_of_passing(
     instance: dg.DagsterInstance, resources: dict[str, Any]
 ) -> None:
-    # The model can carry an aspect ratio, so the check is defined; this request asks for none.
-    photo = bria_asset("photo", GenerateImageRequest(prompt="a mug", seed=5))
+    # The builder's model can carry an aspect ratio, so the check is defined; it asked for none.
+    def unsized(step: StepInput) -> GenerateImageRequest:
+        return GenerateImageRequest(prompt="a mug", seed=5)
+
+    photo = bria_asset("photo", unsized)
     result = dg.materialize([photo], instance=instance, resources=resources)
     assert result.success
     by_name = {c.check_name: c for c in result.get_asset_check_evaluations()}
