@@ -49,6 +49,11 @@ class DeferredBriaAsset:
         return self.result.key
 
     @property
+    def check_names(self) -> tuple[str, ...]:
+        """The image checks the result asset has (those that apply to the step's operation)."""
+        return tuple(key.name for key in self.checks.check_keys)
+
+    @property
     def partitions_def(self) -> dg.PartitionsDefinition | None:
         """The partitions of both assets."""
         return self.result.partitions_def
