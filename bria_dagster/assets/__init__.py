@@ -4,8 +4,8 @@ from bria_dagster.assets.checks import CHECK_ALPHA, CHECK_DIMENSIONS, CHECK_READ
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
-from bria_dagster.assets.io_manager import BRIA_IO_MANAGER_KEY, BriaImageIOManager
-from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions
+from bria_dagster.assets.io_manager import BriaImageIOManager
+from bria_dagster.assets.options import BRIA_IO_MANAGER_KEY, BriaAssetOptions, BriaStepOptions
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
 from bria_dagster.assets.spend import DRY_RUN_TAG
 from bria_dagster.assets.step import BriaImage, StepInput, UpstreamImage

@@ -10,12 +10,10 @@ from typing import Any
 
 import dagster as dg
 
+from bria_dagster.assets.options import BRIA_IO_MANAGER_KEY
 from bria_dagster.assets.step import BriaImage
 from bria_dagster.assets.upstream import upstream_images
 from bria_dagster.resources import BriaStorageResource
-
-BRIA_IO_MANAGER_KEY = "bria_io_manager"
-"""The IO manager key of every Bria asset (inline and deferred result)."""
 
 
 class BriaImageIOManager(dg.ConfigurableIOManager):

@@ -31,6 +31,10 @@ Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
 RequestSource = RequestBuilder | BriaRequest
 """What a step sends: a catalog request, or a function of :class:`StepInput` building them."""
 
+BRIA_IO_MANAGER_KEY = "bria_io_manager"
+"""The default IO manager key of Bria assets (their images load through
+:class:`~bria_dagster.assets.io_manager.BriaImageIOManager`)."""
+
 P = ParamSpec("P")
 R = TypeVar("R")
 OptionsT = TypeVar("OptionsT", bound="BriaStepOptions")
@@ -57,7 +61,7 @@ class BriaStepOptions:
     bria_key: str = "bria"
     storage_key: str = "bria_storage"
     ledger_key: str = "bria_ledger"
-    io_manager_key: str = "bria_io_manager"
+    io_manager_key: str = BRIA_IO_MANAGER_KEY
     """The IO manager a plain downstream ``@asset`` loads this step's images through
     (:class:`~bria_dagster.assets.io_manager.BriaImageIOManager`)."""
 
