@@ -175,6 +175,6 @@ def test_spend_on_a_ledger_from_before_spend_tracking_says_so(
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE bria_spend")
     engine.dispose()
-    code = main(["--url", url, "spend"])
+    code = main(["--ledger-url", url, "spend"])
     assert code == 0
     assert "predates spend tracking" in capsys.readouterr().out
