@@ -46,8 +46,8 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
     the request's operation (a catalog request, or a builder whose return annotation is one):
     ``image_readable`` always, ``image_dimensions`` when a fixed request sets a size field
     (``aspect_ratio``, ``desired_increase``) or a builder's request model has one,
-    ``image_alpha`` for cut-out operations. A builder
-    of unknown operation gets ``image_readable`` only (pass ``checks=`` for more).
+    ``image_alpha`` for cut-out operations. A builder of unknown operation (no return
+    annotation naming one request model) gets ``image_readable`` only (pass ``checks=``).
     """
     if requested is False:
         return ()
