@@ -40,11 +40,43 @@ def product(step: StepInput) -> Product:
     return PRODUCTS[step.partition_key or ""]
 
 
+# The builders say which request they return: the factory gives each asset the image checks
+# that apply to it (dimensions where a size is asked, alpha for the cut-out).
+def product_photo_request(step: StepInput) -> GenerateImageRequest:
+    """A square studio photo from the product's prompt and seed."""
+    return GenerateImageRequest(
+        prompt=product(step).prompt, aspect_ratio="1:1", seed=product(step).seed
+    )
+
+
+def cutout_request(step: StepInput) -> RemoveBackgroundRequest:
+    """The upstream photo without its background."""
+    return RemoveBackgroundRequest(image=step.image.data)
+
+
+def packshot_request(step: StepInput) -> PackshotRequest:
+    """The cut-out on white."""
+    return PackshotRequest(file=step.image.data, background_color="#FFFFFF", sku=step.partition_key)
+
+
+def lifestyle_request(step: StepInput) -> LifestyleShotByTextRequest:
+    """The cut-out placed in the brand's scene."""
+    return LifestyleShotByTextRequest(
+        file=step.image.data,
+        scene_description=f"{product(step).name} {BRAND_SCENE}",
+        num_results=1,
+        sku=step.partition_key,
+    )
+
+
+def ad_format_requests(step: StepInput) -> dict[str, ExpandRequest]:
+    """The lifestyle shot expanded to each ad format."""
+    return {ratio: ExpandRequest(image=step.image.data, aspect_ratio=ratio) for ratio in AD_FORMATS}
+
+
 product_photo = bria_deferred_asset(
     "product_photo",
-    lambda step: GenerateImageRequest(
-        prompt=product(step).prompt, aspect_ratio="1:1", seed=product(step).seed
-    ),
+    product_photo_request,
     partitions_def=skus,
     group_name="catalog",
     owners=OWNERS,
@@ -53,7 +85,7 @@ product_photo = bria_deferred_asset(
 
 cutout = bria_asset(
     "cutout",
-    lambda step: RemoveBackgroundRequest(image=step.image.data),
+    cutout_request,
     upstream=product_photo,
     partitions_def=skus,
     group_name="catalog",
@@ -63,9 +95,7 @@ cutout = bria_asset(
 
 packshot = bria_asset(
     "packshot",
-    lambda step: PackshotRequest(
-        file=step.image.data, background_color="#FFFFFF", sku=step.partition_key
-    ),
+    packshot_request,
     upstream=cutout,
     partitions_def=skus,
     group_name="catalog",
@@ -75,24 +105,18 @@ packshot = bria_asset(
 
 lifestyle_shot = bria_asset(
     "lifestyle_shot",
-    lambda step: LifestyleShotByTextRequest(
-        file=step.image.data,
-        scene_description=f"{product(step).name} {BRAND_SCENE}",
-        num_results=1,
-        sku=step.partition_key,
-    ),
+    lifestyle_request,
     upstream=cutout,
     partitions_def=skus,
     group_name="marketing",
     owners=OWNERS,
     description="The product placed in the brand's scene.",
+    checks={"image_readable"},  # its model could ask for an aspect ratio; this step asks none
 )
 
 ad_formats = bria_asset(
     "ad_formats",
-    lambda step: {
-        ratio: ExpandRequest(image=step.image.data, aspect_ratio=ratio) for ratio in AD_FORMATS
-    },
+    ad_format_requests,
     upstream=lifestyle_shot,
     partitions_def=skus,
     group_name="marketing",

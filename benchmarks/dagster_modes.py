@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 from batch_mode import BenchSettings, ModeResult
 
-from bria_dagster.assets import METADATA_IMAGES, bria_asset
+from bria_dagster.assets import METADATA_IMAGES, BriaImageIOManager, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
@@ -40,6 +40,7 @@ def _resources(settings: BenchSettings, webhook_url: str | None = None) -> dict[
         "bria_ledger": BriaLedgerResource(
             url=f"sqlite:///{Path(settings.scratch, 'ledger.db').resolve()}"
         ),
+        "bria_io_manager": BriaImageIOManager(storage=BriaStorageResource(uri=settings.store_uri)),
     }
 
 

@@ -58,7 +58,7 @@ from _common import (
 from PIL import Image
 from storage_streaming import reset_peak, rss_kib
 
-from bria_dagster.assets import StepInput, bria_asset
+from bria_dagster.assets import BriaImageIOManager, StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.assets.plan import plan_step
 from bria_dagster.client.polling import PollSchedule
@@ -444,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             "bria": bria,
             "bria_storage": BriaStorageResource(uri=(folder / "images").as_uri()),
             "bria_ledger": BriaLedgerResource(url=ledger_url, db_schema=schema),
+            "bria_io_manager": BriaImageIOManager(
+                storage=BriaStorageResource(uri=(folder / "images").as_uri())
+            ),
         }
         ledger = Ledger.from_url(ledger_url, schema=schema)
         try:

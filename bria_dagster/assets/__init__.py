@@ -4,13 +4,15 @@ from bria_dagster.assets.checks import CHECK_ALPHA, CHECK_DIMENSIONS, CHECK_READ
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.assets.errors import DEFAULT_RETRY_POLICY
 from bria_dagster.assets.factory import FORCE_TAG, BriaStepConfig, bria_asset
-from bria_dagster.assets.options import BriaAssetOptions, BriaStepOptions
+from bria_dagster.assets.io_manager import BriaImageIOManager
+from bria_dagster.assets.options import BRIA_IO_MANAGER_KEY, BriaAssetOptions, BriaStepOptions
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
 from bria_dagster.assets.spend import DRY_RUN_TAG
-from bria_dagster.assets.step import StepInput, UpstreamImage
+from bria_dagster.assets.step import BriaImage, StepInput, UpstreamImage
 from bria_dagster.results import METADATA_IMAGES, ImageRecord
 
 __all__ = [
+    "BRIA_IO_MANAGER_KEY",
     "CHECK_ALPHA",
     "CHECK_DIMENSIONS",
     "CHECK_READABLE",
@@ -19,6 +21,8 @@ __all__ = [
     "FORCE_TAG",
     "METADATA_IMAGES",
     "BriaAssetOptions",
+    "BriaImage",
+    "BriaImageIOManager",
     "BriaStepConfig",
     "BriaStepOptions",
     "DeferredBriaAsset",

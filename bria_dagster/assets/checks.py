@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import typing
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
+from bria_dagster.assets.plan import ALPHA_ENDPOINTS
+from bria_dagster.client.catalog.registry import spec_for
+from bria_dagster.client.errors import BriaInputError
+from bria_dagster.client.types import BriaRequest
 from bria_dagster.results.images import ImageFacts, inspect_image, preview_data_uri
 from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.storage import ObjectStore, StorageError
@@ -24,25 +29,93 @@ PREVIEWS = 4
 """At most this many previews per materialization."""
 
 
-def check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    """The three checks every Bria asset carries."""
+SHAPE_FIELDS = frozenset({"aspect_ratio", "desired_increase"})
+"""Request fields that ask for a shape the dimensions check can compare."""
+
+_DESCRIPTIONS = {
+    CHECK_READABLE: "Every stored result exists in object storage and decodes as an image.",
+    CHECK_DIMENSIONS: "Stored images have the requested aspect ratio or upscaled size.",
+    CHECK_ALPHA: "Cut-outs (background removal) have a real alpha channel.",
+}
+
+
+def applicable_checks(request: object, requested: bool | Collection[str] = True) -> tuple[str, ...]:
+    """The checks an asset sending ``request`` carries, decided when the asset is built.
+
+    ``requested`` is False (none), an explicit collection of check names, or True: decide from
+    the request's operation (a catalog request, or a builder whose return annotation is one):
+    ``image_readable`` always, ``image_dimensions`` when a fixed request sets a size field
+    (``aspect_ratio``, ``desired_increase``) or a builder's request model has one,
+    ``image_alpha`` for cut-out operations. A builder of unknown operation (no return
+    annotation naming one request model) gets ``image_readable`` only (pass ``checks=``).
+    """
+    if requested is False:
+        return ()
+    if requested is not True:
+        names = {requested} if isinstance(requested, str) else set(requested)  # type: ignore[arg-type]
+        unknown = sorted(names - set(CHECK_NAMES))
+        if unknown:
+            raise BriaInputError(
+                "checks", f"unknown check(s) {unknown}; the checks are {list(CHECK_NAMES)}"
+            )
+        return tuple(name for name in CHECK_NAMES if name in names)
+    model = request_model_of(request)
+    if model is None:
+        return (CHECK_READABLE,)
+    found = [CHECK_READABLE]
+    shape_fields = SHAPE_FIELDS & set(model.model_fields)
+    if isinstance(request, BriaRequest):
+        # A fixed request: what it actually asks for, not what its model could.
+        shape_fields = {name for name in shape_fields if getattr(request, name) is not None}
+    if shape_fields:
+        found.append(CHECK_DIMENSIONS)
+    if spec_for(model).path in ALPHA_ENDPOINTS:
+        found.append(CHECK_ALPHA)
+    return tuple(found)
+
+
+def request_model_of(request: object) -> type[BriaRequest] | None:
+    """The catalog request model ``request`` is, or that a builder's return annotation names
+    (``ExpandRequest``, ``list[ExpandRequest]``, ``dict[str, ExpandRequest] | None``); None
+    when it cannot be known or several models are named."""
+    if isinstance(request, BriaRequest):
+        return type(request)
+    try:
+        annotation = typing.get_type_hints(request).get("return")
+    except Exception:  # an unresolvable annotation says nothing
+        return None
+    models = _request_models(annotation)
+    if len(models) != 1:
+        return None
+    (model,) = models
+    try:
+        spec_for(model)
+    except KeyError:
+        return None
+    return model
+
+
+def _request_models(annotation: object) -> set[type[BriaRequest]]:
+    if isinstance(annotation, type) and issubclass(annotation, BriaRequest):
+        return {annotation}
+    return {
+        model for argument in typing.get_args(annotation) for model in _request_models(argument)
+    }
+
+
+def check_specs(
+    asset_key: dg.AssetKey, names: Collection[str] = CHECK_NAMES
+) -> list[dg.AssetCheckSpec]:
+    """The specs of the checks ``names`` (see :func:`applicable_checks`) on ``asset_key``."""
     return [
         dg.AssetCheckSpec(
-            CHECK_READABLE,
+            name,
             asset=asset_key,
-            blocking=True,
-            description="Every stored result exists in object storage and decodes as an image.",
-        ),
-        dg.AssetCheckSpec(
-            CHECK_DIMENSIONS,
-            asset=asset_key,
-            description="Stored images have the requested aspect ratio or upscaled size.",
-        ),
-        dg.AssetCheckSpec(
-            CHECK_ALPHA,
-            asset=asset_key,
-            description="Cut-outs (background removal) have a real alpha channel.",
-        ),
+            blocking=name == CHECK_READABLE,
+            description=_DESCRIPTIONS[name],
+        )
+        for name in CHECK_NAMES
+        if name in names
     ]
 
 
@@ -77,13 +150,24 @@ def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verifie
     return Verified(facts, problems, previews)
 
 
-def evaluate(records: Sequence[ImageRecord], verified: Verified) -> list[dg.AssetCheckResult]:
-    """The three check results for one materialization's records."""
-    return [
-        _readable(records, verified),
-        _dimensions(records, verified),
-        _alpha(records, verified),
-    ]
+def evaluate(
+    records: Sequence[ImageRecord], verified: Verified, names: Collection[str] = CHECK_NAMES
+) -> list[dg.AssetCheckResult]:
+    """The results of the checks ``names`` for one materialization's records."""
+    checks = {CHECK_READABLE: _readable, CHECK_DIMENSIONS: _dimensions, CHECK_ALPHA: _alpha}
+    return [checks[name](records, verified) for name in CHECK_NAMES if name in names]
+
+
+def _nothing_checked(name: str, why: str) -> dg.AssetCheckResult:
+    # A defined check that compared nothing is not a pass: it warns (a request that asked for
+    # no size is not a defect of the image, so it does not fail as an error would).
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"checked": 0},
+        description=why,
+    )
 
 
 def _readable(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
@@ -111,11 +195,14 @@ def _dimensions(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetC
         elif problem is not None:
             checked += 1
             bad[record.key] = problem
+    if not checked:
+        return _nothing_checked(
+            CHECK_DIMENSIONS, "no stored result carries a requested size; nothing was compared"
+        )
     return dg.AssetCheckResult(
         check_name=CHECK_DIMENSIONS,
         passed=not bad,
         metadata={"checked": checked, "failures": dg.MetadataValue.json(bad)},
-        description=None if checked else "no size was requested; nothing to compare",
     )
 
 
@@ -124,11 +211,14 @@ def _alpha(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckR
     bad = [
         r.key for r in wanted if (facts := verified.facts.get(r.key)) is None or not facts.has_alpha
     ]
+    if not wanted:
+        return _nothing_checked(
+            CHECK_ALPHA, "no stored result comes from a cut-out operation; nothing was checked"
+        )
     return dg.AssetCheckResult(
         check_name=CHECK_ALPHA,
         passed=not bad,
         metadata={"checked": len(wanted), "without_alpha": dg.MetadataValue.json(bad)},
-        description=None if wanted else "not a cut-out step; nothing to check",
     )
 
 

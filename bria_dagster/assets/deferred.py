@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import check_specs, latest_checks
+from bria_dagster.assets.checks import applicable_checks, check_specs, latest_checks
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
@@ -47,6 +47,11 @@ class DeferredBriaAsset:
     def key(self) -> dg.AssetKey:
         """The result asset's key."""
         return self.result.key
+
+    @property
+    def check_names(self) -> tuple[str, ...]:
+        """The image checks the result asset has (those that apply to the step's operation)."""
+        return tuple(key.name for key in self.checks.check_keys)
 
     @property
     def partitions_def(self) -> dg.PartitionsDefinition | None:
@@ -138,10 +143,10 @@ def bria_deferred_asset(
             options.description
             or f"Bria results of {name}, materialized by the result sensor as jobs finish."
         ),
-    )
+    ).with_io_manager_key(options.io_manager_key)
 
     @dg.multi_asset_check(
-        specs=check_specs(result_key),
+        specs=check_specs(result_key, applicable_checks(request)),
         name=f"{'__'.join(result_key.path)}_image_checks",
         required_resource_keys={storage_key},
         can_subset=True,

@@ -8,7 +8,13 @@ import dagster as dg
 import pydantic
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import check_specs, evaluate, latest_checks, verify_stored
+from bria_dagster.assets.checks import (
+    applicable_checks,
+    check_specs,
+    evaluate,
+    latest_checks,
+    verify_stored,
+)
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
 from bria_dagster.assets.metadata import materialization_metadata, usage_delta
@@ -70,7 +76,7 @@ def bria_asset(
     """
     key = options.key(name)
     builder = as_builder(request)
-    checks = options.checks
+    checks = applicable_checks(request, options.checks)
 
     # A multi_asset of one skippable spec: a dry run (bria/dry_run) yields neither the asset
     # nor its checks, and the run still succeeds.
@@ -87,13 +93,13 @@ def bria_asset(
                     or f"Bria step {name}: requests built per partition, results stored in "
                     "object storage."
                 ),
-            )
+            ).with_io_manager_key(options.io_manager_key)
         ],
         partitions_def=options.partitions_def,
         pool=options.pool,
         retry_policy=options.retry_policy,
         backfill_policy=options.backfill_policy,
-        check_specs=check_specs(key) if checks else None,
+        check_specs=check_specs(key, checks) if checks else None,
         can_subset=True,
         required_resource_keys={options.bria_key, options.storage_key, options.ledger_key},
     )
@@ -137,7 +143,7 @@ def bria_asset(
             )
             yield dg.MaterializeResult(
                 metadata=materialization_metadata(outcome.records, verified.previews, usage),
-                check_results=evaluate(outcome.records, verified) if checks else None,
+                check_results=evaluate(outcome.records, verified, checks) if checks else None,
             )
 
     return _bria_step

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -30,6 +30,10 @@ Upstream = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str | Any
 
 RequestSource = RequestBuilder | BriaRequest
 """What a step sends: a catalog request, or a function of :class:`StepInput` building them."""
+
+BRIA_IO_MANAGER_KEY = "bria_io_manager"
+"""The default IO manager key of Bria assets (their images load through
+:class:`~bria_dagster.assets.io_manager.BriaImageIOManager`)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +61,9 @@ class BriaStepOptions:
     bria_key: str = "bria"
     storage_key: str = "bria_storage"
     ledger_key: str = "bria_ledger"
+    io_manager_key: str = BRIA_IO_MANAGER_KEY
+    """The IO manager a plain downstream ``@asset`` loads this step's images through
+    (:class:`~bria_dagster.assets.io_manager.BriaImageIOManager`)."""
 
     def key(self, name: str) -> dg.AssetKey:
         """The key of the step's asset ``name`` (under ``key_prefix``)."""
@@ -96,8 +103,10 @@ class BriaAssetOptions(BriaStepOptions):
     """The options of an inline step (:func:`~bria_dagster.assets.bria_asset`)."""
 
     automation_condition: dg.AutomationCondition | None = None
-    checks: bool = True
-    """Attach the image checks (readable, dimensions, alpha)."""
+    checks: bool | Collection[str] = True
+    """The image checks to attach: True decides from the request's operation when the asset is
+    built (see :func:`~bria_dagster.assets.checks.applicable_checks`), False none, or a set of
+    names (``image_readable``, ``image_dimensions``, ``image_alpha``)."""
 
 
 Factory = Callable[[str, RequestSource, OptionsT], R]

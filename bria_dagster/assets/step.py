@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import PIL.Image
 
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.results.records import ImageRecord
@@ -11,11 +15,14 @@ from bria_dagster.storage import ObjectStore
 
 
 @dataclass(frozen=True)
-class UpstreamImage:
-    """An image an upstream asset stored, ready to be sent to Bria as an input.
+class BriaImage:
+    """An image a Bria asset stored: what a downstream step's ``step.image`` and a plain
+    ``@asset`` input (through :class:`~bria_dagster.assets.io_manager.BriaImageIOManager`) get.
 
-    ``data`` reads its bytes from the object store; pass it as a request's image field and the
-    client sends it as base64 (the ledger hashes it by content, so a re-run hashes the same).
+    Nothing is read until asked: ``read_bytes()`` (or ``data``) reads the bytes from the object
+    store, ``open_image()`` decodes them with Pillow; ``uri``, ``record`` and ``metadata`` come
+    from the materialization. Pass ``data`` as a request's image field and the client sends it
+    as base64 (the ledger hashes it by content, so a re-run hashes the same).
     """
 
     asset_key: str
@@ -48,9 +55,33 @@ class UpstreamImage:
         return self.record.result_url
 
     @property
+    def partition_key(self) -> str | None:
+        """The partition the image was made for (None when unpartitioned)."""
+        return self.record.partition_key
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Every recorded fact (request id, endpoint, prompt, seed, sha256, size, ...)."""
+        return self.record.as_json()
+
+    @property
     def data(self) -> bytes:
         """The image's bytes, read from the object store."""
+        return self.read_bytes()
+
+    def read_bytes(self) -> bytes:
+        """The image's bytes, read from the object store (each call reads them again)."""
         return self.store.read_bytes(self.record.key)
+
+    def open_image(self) -> PIL.Image.Image:
+        """The image decoded with Pillow (fully loaded)."""
+        image = PIL.Image.open(io.BytesIO(self.read_bytes()))
+        image.load()
+        return image
+
+
+UpstreamImage = BriaImage
+"""The former name of :class:`BriaImage`."""
 
 
 @dataclass(frozen=True)

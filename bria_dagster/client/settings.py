@@ -1,7 +1,8 @@
 """Everything a client can be configured with, in one validated pydantic model.
 
 Values come from the arguments, else from the environment (``BRIA_API_TOKEN``,
-``BRIA_BASE_URL``, ``BRIA_DAGSTER_HOME``), else from the defaults below.
+``BRIA_BASE_URL``, ``BRIA_RATE_LIMIT_BACKEND``, ``BRIA_DAGSTER_HOME``), else from the defaults
+below.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ def _env_base_url() -> str:
     return os.environ.get("BRIA_BASE_URL") or DEFAULT_BASE_URL
 
 
-def default_rate_limit_backend() -> str:
-    """A SQLite file shared by every process of this user on this machine.
+RATE_LIMIT_BACKEND_ENV = "BRIA_RATE_LIMIT_BACKEND"
 
-    It lives in ``$BRIA_DAGSTER_HOME`` when set, else in ``~/.cache/bria_dagster``.
+
+def default_rate_limit_backend() -> str:
+    """``$BRIA_RATE_LIMIT_BACKEND`` when set (``memory``, ``sqlite:///...``, ``redis://...``,
+    ``postgresql://...``), else a SQLite file shared by every process of this user on this
+    machine, in ``$BRIA_DAGSTER_HOME`` when set, else in ``~/.cache/bria_dagster``.
     """
+    configured = os.environ.get(RATE_LIMIT_BACKEND_ENV, "").strip()
+    if configured:
+        return configured
     home = os.environ.get("BRIA_DAGSTER_HOME")
     folder = Path(home) if home else Path.home() / ".cache" / "bria_dagster"
     return f"sqlite:///{(folder / 'ratelimit.sqlite').resolve()}"
@@ -86,7 +93,8 @@ class ClientSettings(BaseModel):
     rate_limit_backend: str = Field(default_factory=default_rate_limit_backend)
     """Where the budget lives: ``memory`` (this process), ``sqlite:///relative.db`` or
     ``sqlite:////absolute.db`` (processes on one machine), ``redis://...`` or
-    ``postgresql://...`` (processes on several machines)."""
+    ``postgresql://...`` (processes on several machines). Default: ``$BRIA_RATE_LIMIT_BACKEND``,
+    else a SQLite file (see :func:`default_rate_limit_backend`)."""
 
     poll_first_factor: float = Field(default=1.0, gt=0)
     """First status poll after the endpoint family's expected latency times this factor."""

@@ -64,6 +64,7 @@ def demo_resources() -> dict[str, object]:
     beside the Dagster instance."""
     import dagster as dg
 
+    from bria_dagster.assets import BriaImageIOManager
     from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
     if os.environ.get("BRIA_API_TOKEN"):
@@ -83,10 +84,12 @@ def demo_resources() -> dict[str, object]:
             max_requests_per_day=DEMO_DAILY_CAP,
             spend_scope=DEMO_SPEND_SCOPE,
         )
+    storage = BriaStorageResource()
     return {
         "bria": bria,
-        "bria_storage": BriaStorageResource(),
+        "bria_storage": storage,
         "bria_ledger": BriaLedgerResource(),
+        "bria_io_manager": BriaImageIOManager(storage=storage),
     }
 
 

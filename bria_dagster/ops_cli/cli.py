@@ -1,6 +1,6 @@
 """``bria-ledger``: look at the request ledger and act on stuck or failed requests.
 
-``bria-ledger [--url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``attention``,
+``bria-ledger [--ledger-url URL] [--schema S] COMMAND``: ``list``, ``counts``, ``attention``,
 ``stuck``, ``retry``, ``abandon``, ``mark-ambiguous``, ``spend``, ``estimate`` (see
 :mod:`~bria_dagster.ops_cli.spend`). ``attention`` lists every request an operator must decide
 on, with the command to run. The URL defaults to the one the Dagster layer uses
@@ -50,6 +50,10 @@ def _seconds(text: str) -> float:
     return value
 
 
+URL_FLAG = "--ledger-url"
+"""The ledger URL option (as ``bria-webhooks`` names it; ``--url`` is a hidden alias)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -57,11 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Inspect the Bria request ledger; retry, abandon or settle requests.",
     )
     p.add_argument(
-        "--url",
+        "--ledger-url",
+        dest="url",
         default=None,
         help=f"ledger URL (default: ${LEDGER_URL_ENV}, else $DAGSTER_HOME/bria_ledger.db, "
         "else $BRIA_DAGSTER_HOME or ~/.cache/bria_dagster/ledger.db)",
     )
+    # The former name, kept for existing scripts (bria-webhooks says --ledger-url too).
+    p.add_argument("--url", dest="url", default=None, help=argparse.SUPPRESS)
     p.add_argument("--schema", default=None, help="PostgreSQL schema holding the ledger table")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -160,13 +167,13 @@ def open_ledger(url: str, schema: str | None) -> Ledger:
         parsed = parse_url(url)
         schema = check_schema(schema, parsed)
     except BriaInputError as exc:
-        flag = "--schema" if exc.field == "schema" else "--url"
+        flag = "--schema" if exc.field == "schema" else URL_FLAG
         raise LedgerOpenError(f"{flag}: {str(exc).removeprefix(f'{exc.field}: ')}") from None
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database is not None
         if not Path(parsed.database).expanduser().is_file():
-            raise LedgerOpenError(f"--url: no ledger file at {parsed.database}")
+            raise LedgerOpenError(f"{URL_FLAG}: no ledger file at {parsed.database}")
     engine = create_ledger_engine(parsed, schema=schema)
     try:
         with engine.connect() as conn:
@@ -174,11 +181,11 @@ def open_ledger(url: str, schema: str | None) -> Ledger:
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc
-        raise LedgerOpenError(f"--url: cannot connect to {shown}: {reason}") from None
+        raise LedgerOpenError(f"{URL_FLAG}: cannot connect to {shown}: {reason}") from None
     if not found:
         engine.dispose()
         where = f"schema {schema!r} of " if schema else ""
-        raise LedgerOpenError(f"--url/--schema: no {TABLE_NAME} table in {where}{shown}")
+        raise LedgerOpenError(f"{URL_FLAG}/--schema: no {TABLE_NAME} table in {where}{shown}")
     return Ledger(engine, create=False)
 
 

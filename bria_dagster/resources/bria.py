@@ -57,7 +57,8 @@ class BriaResource(dg.ConfigurableResource):
     rate_limit_backend: str | None = Field(
         default=None,
         description="Where budgets are counted: memory, sqlite:///path, redis://..., "
-        "postgresql://...; unset: a SQLite file shared by this machine's processes.",
+        "postgresql://...; unset: $BRIA_RATE_LIMIT_BACKEND, else a SQLite file shared by this "
+        "machine's processes.",
     )
     read_timeout_s: float = _setting("read_timeout_s", "HTTP read timeout.")
     poll_first_factor: float = _setting(

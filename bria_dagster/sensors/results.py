@@ -133,8 +133,9 @@ def build_bria_result_sensor(
                     passed=check.passed,
                     metadata=check.metadata,
                     description=check.description,
+                    severity=check.severity,
                 )
-                for check in evaluate([record], verified)
+                for check in evaluate([record], verified, keys[entry.asset_key].check_names)
             )
         for entry in report.failures:
             events.append(_failure_observation(entry))

@@ -124,3 +124,19 @@ def test_unusable_tokens_are_refused_without_being_quoted(bad: str) -> None:
 def test_surrounding_whitespace_is_stripped_from_the_token() -> None:
     settings = ClientSettings.model_validate({"api_token": "  tok-abc\n"})
     assert settings.require_token() == "tok-abc"
+
+
+def test_rate_limit_backend_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BRIA_RATE_LIMIT_BACKEND", "redis://127.0.0.1:6379/0")
+    assert ClientSettings().rate_limit_backend == "redis://127.0.0.1:6379/0"
+    # An argument still wins; a bad value is refused naming the field.
+    assert ClientSettings(rate_limit_backend="memory").rate_limit_backend == "memory"
+    monkeypatch.setenv("BRIA_RATE_LIMIT_BACKEND", "mongodb://x")
+    with pytest.raises(pydantic.ValidationError, match="rate_limit_backend"):
+        ClientSettings()
+    # Blank counts as unset.
+    monkeypatch.setenv("BRIA_RATE_LIMIT_BACKEND", " ")
+    monkeypatch.setenv("BRIA_DAGSTER_HOME", str(tmp_path))
+    assert ClientSettings().rate_limit_backend.endswith("/ratelimit.sqlite")

@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from bria_dagster.assets import BriaImageIOManager
 from bria_dagster.ledger import Ledger
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
@@ -97,6 +98,7 @@ class CrashWorkspace:
             ),
             "bria_storage": BriaStorageResource(uri=self.store_uri),
             "bria_ledger": BriaLedgerResource(url=self.ledger_url, db_schema=self.ledger_schema),
+            "bria_io_manager": BriaImageIOManager(storage=BriaStorageResource(uri=self.store_uri)),
         }
 
     def open_instance(self) -> dg.DagsterInstance:

@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from bria_dagster.assets import BriaImageIOManager
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from tests.e2e.conftest import FAST_CLIENT, bria_emulator_config  # noqa: F401  (its emulator)
 from tests.ledger.conftest import pg_schema  # noqa: F401
@@ -80,7 +81,13 @@ def resources(
     storage: BriaStorageResource,
     ledger_resource: BriaLedgerResource,
 ) -> dict[str, Any]:
-    """The three Bria resources, pointed at the emulator, with fast polling."""
+    """The three Bria resources, pointed at the emulator, with fast polling, and the IO manager
+    plain downstream assets load Bria images through."""
     bria = BriaResource(**bria_fields)
     ledger = ledger_resource
-    return {"bria": bria, "bria_storage": storage, "bria_ledger": ledger}
+    return {
+        "bria": bria,
+        "bria_storage": storage,
+        "bria_ledger": ledger,
+        "bria_io_manager": BriaImageIOManager(storage=storage),
+    }

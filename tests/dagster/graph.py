@@ -20,6 +20,14 @@ def product_prompt(step: StepInput) -> GenerateImageRequest:
     )
 
 
+def cut_out(step: StepInput) -> RemoveBackgroundRequest:
+    return RemoveBackgroundRequest(image=step.image.data)
+
+
+def ad_formats(step: StepInput) -> dict[str, ExpandRequest]:
+    return {ratio: ExpandRequest(image=step.image.data, aspect_ratio=ratio) for ratio in FORMATS}
+
+
 def build_graph(retry_policy: dg.RetryPolicy | None = None) -> list[dg.AssetsDefinition]:
     """Three chained assets over the SKU partitions."""
     photo = bria_asset(
@@ -31,7 +39,7 @@ def build_graph(retry_policy: dg.RetryPolicy | None = None) -> list[dg.AssetsDef
     )
     cutout = bria_asset(
         "cutout",
-        lambda step: RemoveBackgroundRequest(image=step.image.data),
+        cut_out,
         upstream=photo,
         partitions_def=products,
         group_name="catalog",
@@ -39,9 +47,7 @@ def build_graph(retry_policy: dg.RetryPolicy | None = None) -> list[dg.AssetsDef
     )
     formats = bria_asset(
         "ad_formats",
-        lambda step: {
-            ratio: ExpandRequest(image=step.image.data, aspect_ratio=ratio) for ratio in FORMATS
-        },
+        ad_formats,
         upstream=cutout,
         partitions_def=products,
         group_name="catalog",

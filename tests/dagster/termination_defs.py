@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from bria_dagster.assets import bria_asset
+from bria_dagster.assets import BriaImageIOManager, bria_asset
 from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 
@@ -31,5 +31,8 @@ defs = dg.Definitions(
         ),
         "bria_storage": BriaStorageResource(uri=env("TERM_STORAGE_URI")),
         "bria_ledger": BriaLedgerResource(url=env("TERM_LEDGER_URL")),
+        "bria_io_manager": BriaImageIOManager(
+            storage=BriaStorageResource(uri=env("TERM_STORAGE_URI"))
+        ),
     },
 )

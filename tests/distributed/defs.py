@@ -12,7 +12,7 @@ import os
 import dagster as dg
 from dagster_celery import celery_executor
 
-from bria_dagster.assets import StepInput, bria_asset
+from bria_dagster.assets import BriaImageIOManager, StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
 from bria_dagster.client.types.generation import GenerateImageRequest
@@ -60,6 +60,14 @@ results = build_bria_result_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 
+STORAGE = BriaStorageResource(
+    uri=env("DIST_STORAGE_URI"),
+    endpoint_url=env("DIST_S3_ENDPOINT"),
+    access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
+    secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
+    region="us-east-1",
+)
+
 broker = env("DIST_BROKER", "")
 defs = dg.Definitions(
     assets=[*photo, cutout, square, inline_photo],
@@ -89,13 +97,8 @@ defs = dg.Definitions(
             poll_first_factor=0.1,
             wait_timeout_s=120.0,
         ),
-        "bria_storage": BriaStorageResource(
-            uri=env("DIST_STORAGE_URI"),
-            endpoint_url=env("DIST_S3_ENDPOINT"),
-            access_key_id=dg.EnvVar("AWS_ACCESS_KEY_ID"),
-            secret_access_key=dg.EnvVar("AWS_SECRET_ACCESS_KEY"),
-            region="us-east-1",
-        ),
+        "bria_storage": STORAGE,
         "bria_ledger": BriaLedgerResource(url=env("DIST_LEDGER_URL")),
+        "bria_io_manager": BriaImageIOManager(storage=STORAGE),
     },
 )

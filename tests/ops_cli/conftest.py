@@ -37,7 +37,7 @@ def run(target: Target, ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> R
     """``run("list", "--state", "failed")`` → (exit code, stdout, stderr) of ``bria-ledger``."""
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        argv = ["--url", target.url]
+        argv = ["--ledger-url", target.url]
         if target.schema:
             argv += ["--schema", target.schema]
         capsys.readouterr()

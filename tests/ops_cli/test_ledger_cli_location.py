@@ -72,18 +72,21 @@ def test_unopenable_ledgers_are_refused(
     with engine.begin() as conn:
         conn.execute(sa.schema.CreateSchema(empty_schema, if_not_exists=True))
     try:
+        flag = "--ledger-url"
         cases = [
-            (["--url", f"sqlite:///{missing}", "list"], f"--url: no ledger file at {missing}"),
-            (["--url", "mysql://h/db", "list"], "--url: backend 'mysql' is not supported"),
-            (["--url", f"sqlite:///{missing}", "--schema", "s", "list"], "--schema: only"),
+            ([flag, f"sqlite:///{missing}", "list"], f"{flag}: no ledger file at {missing}"),
+            ([flag, "mysql://h/db", "list"], f"{flag}: backend 'mysql' is not supported"),
+            ([flag, f"sqlite:///{missing}", "--schema", "s", "list"], "--schema: only"),
             (
-                ["--url", PG_URL, "--schema", empty_schema, "counts"],
-                f"--url/--schema: no bria_requests table in schema '{empty_schema}'",
+                [flag, PG_URL, "--schema", empty_schema, "counts"],
+                f"{flag}/--schema: no bria_requests table in schema '{empty_schema}'",
             ),
             (
-                ["--url", "postgresql://u:hunter2@127.0.0.1:9/x", "list"],
-                "--url: cannot connect to postgresql+psycopg://u:***@127.0.0.1:9/x",
+                [flag, "postgresql://u:hunter2@127.0.0.1:9/x", "list"],
+                f"{flag}: cannot connect to postgresql+psycopg://u:***@127.0.0.1:9/x",
             ),
+            # The former flag still works (hidden from --help).
+            (["--url", "mysql://h/db", "list"], f"{flag}: backend 'mysql' is not supported"),
         ]
         for argv, message in cases:
             with pytest.raises(SystemExit) as exited:
@@ -97,3 +100,13 @@ def test_unopenable_ledgers_are_refused(
         with engine.begin() as conn:
             conn.execute(sa.schema.DropSchema(empty_schema, cascade=True))
         engine.dispose()
+
+
+def test_both_clis_name_the_ledger_url_flag_alike(capsys: pytest.CaptureFixture[str]) -> None:
+    from bria_dagster.webhooks.cli import build_parser as webhooks_parser
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    ledger_help = capsys.readouterr().out
+    assert "--ledger-url" in ledger_help and "--url" not in ledger_help.replace("-ledger-url", "")
+    assert "--ledger-url" in webhooks_parser().format_help()

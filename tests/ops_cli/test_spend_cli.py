@@ -27,7 +27,7 @@ DEFS = textwrap.dedent(
 
     import dagster as dg
 
-    from bria_dagster.assets import bria_asset
+    from bria_dagster.assets import BriaImageIOManager, bria_asset
     from bria_dagster.client.types.editing import RemoveBackgroundRequest
     from bria_dagster.client.types.generation import GenerateImageRequest
     from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
@@ -54,6 +54,9 @@ DEFS = textwrap.dedent(
             ),
             "bria_storage": BriaStorageResource(uri=os.environ["TEST_STORE_URI"]),
             "bria_ledger": BriaLedgerResource(url=os.environ["TEST_LEDGER_URL"]),
+            "bria_io_manager": BriaImageIOManager(
+                storage=BriaStorageResource(uri=os.environ["TEST_STORE_URI"])
+            ),
         },
     )
     """
@@ -172,6 +175,6 @@ def test_spend_on_a_ledger_from_before_spend_tracking_says_so(
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE bria_spend")
     engine.dispose()
-    code = main(["--url", url, "spend"])
+    code = main(["--ledger-url", url, "spend"])
     assert code == 0
     assert "predates spend tracking" in capsys.readouterr().out

@@ -27,6 +27,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Page
 
+from tests.demo.test_demo_command import DEMO_CHECKS
 from tests.ui.dagster_ui import DagsterUI, free_port, materialize_assets, running_dagster_ui
 from tests.ui.ui_pages import (
     DIALOG,
@@ -55,8 +56,7 @@ GROUPS = {
 }
 ASSETS = tuple(GROUPS)
 CHAIN = ASSETS[1:]
-"""The assets that store images, each with the three image checks."""
-CHECKS = ("image_alpha", "image_dimensions", "image_readable")
+"""The assets that store images, each with the image checks that apply to it."""
 DEMO_SKUS = ("SKU-1001", "SKU-1002")
 SHOWN_SKU = DEMO_SKUS[0]
 DAEMON_SKU = "SKU-1004"
@@ -148,7 +148,8 @@ def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: 
             filled = re.search(r"(\d+)% filled", text)
             assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
             if name in CHAIN:
-                assert f"{len(CHECKS)} / {len(CHECKS)} Passed" in text, f"{name}: {text}"
+                count = len(DEMO_CHECKS[name])
+                assert f"{count} / {count} Passed" in text, f"{name}: {text}"
         shot = screenshot(page, screenshot_dir, "asset-graph")
     _check_png(shot, GRAPH_VIEWPORT)
 
@@ -195,7 +196,7 @@ def test_packshot_materialization_shows_its_preview_and_checks(demo: Demo, scree
         _check_png(shot, PAGE_VIEWPORT)
 
         statuses = asset_check_statuses(page, demo.ui, "packshot")
-        assert statuses == dict.fromkeys(CHECKS, "Succeeded")
+        assert statuses == dict.fromkeys(DEMO_CHECKS["packshot"], "Succeeded")
         assert page.get_by_text("Passed", exact=True).first.is_visible()
 
 
