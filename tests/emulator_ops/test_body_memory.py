@@ -8,8 +8,6 @@ from 74 to 294 MB and it stayed there (here: a peak of 476 MB). Run with ``-s`` 
 from __future__ import annotations
 
 import re
-import select
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.cli_process import serving
 
 SCRIPT = Path(sys.executable).with_name("bria-emulator")
 MB = 1024 * 1024
@@ -35,26 +35,9 @@ def _rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 @pytest.fixture
 def emulator_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc = subprocess.Popen(
-        [str(SCRIPT), "--port", "0", "--rpm", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "bria-emulator printed nothing in 30 s"
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", proc.stdout.readline())
-        assert found
-        yield proc, found.group(1)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+    ready = r"on (http://127\.0\.0\.1:\d+)"
+    with serving([str(SCRIPT), "--port", "0", "--rpm", "0"], ready) as up:
+        yield up
 
 
 def _chunks(total: int) -> Iterator[bytes]:

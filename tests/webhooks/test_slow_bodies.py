@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +25,7 @@ import pytest
 from bria_dagster.ledger import EntryState, Ledger, PendingRow
 from bria_dagster.webhooks import WebhookServer, create_webhook_app
 from bria_dagster.webhooks.deadline import DEFAULT_BODY_TIMEOUT_S
+from tests.cli_process import serving
 
 from .support import deliver
 
@@ -111,29 +110,12 @@ def receiver_process(
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     ledger = Ledger.from_url(url)
     env = {**os.environ, "BRIA_API_TOKEN": token}
-    proc = subprocess.Popen(
-        [str(SCRIPT), "--ledger-url", url, "--port", "0", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    command = [str(SCRIPT), "--ledger-url", url, "--port", "0", "--log-level", "warning"]
+    ready = r"receiving at (http://127\.0\.0\.1:\d+/bria/webhook)"
     try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "bria-webhooks printed nothing in 30 s"
-        found = re.search(
-            r"receiving at (http://127\.0\.0\.1:\d+/bria/webhook)", proc.stdout.readline()
-        )
-        assert found
-        yield ledger, found.group(1), proc
+        with serving(command, ready, env) as (proc, webhook_url):
+            yield ledger, webhook_url, proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
         ledger.dispose()
 
 
