@@ -164,7 +164,7 @@ def bria_tailored_model(
         arguments["deps"] = [images_key]
 
     @dg.asset(**arguments)
-    def _train(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _train(context: dg.AssetExecutionContext) -> dg.MaterializeResult[Any]:
         step = StepResources.of(context, options)
         try:
             if training.images is not None:
@@ -175,7 +175,7 @@ def bria_tailored_model(
                     for item in options.upstream_steps
                     for image in upstream_images(context.instance, key_of(item), None, step.store)
                 }
-            collect_images(images)  # type: ignore[arg-type]
+            collect_images(images)
         except BriaInputError as exc:
             raise dg.Failure(f"{name}: {exc}", allow_retries=False) from exc
         digest = images_digest(images)
@@ -258,7 +258,7 @@ def _identity(model_key: dg.AssetKey, training: TailoredTraining, digest: str | 
     """What is trained, as a digest: a change of any part is a new dataset and model (with
     ``digest`` None: what the project is)."""
     parameters = StartTrainingRequest.model_validate(dict(training.training_parameters or {}))
-    facts = {
+    facts: dict[str, Any] = {
         "asset": model_key.to_user_string(),
         "project": training.project_name,
         "ip": [training.ip_type, training.ip_medium, training.ip_name, training.ip_description],

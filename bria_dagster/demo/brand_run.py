@@ -7,6 +7,7 @@ trained, then generates the campaign visual with it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +18,13 @@ from bria_dagster.demo import brand
 from bria_dagster.sensors import run_tick
 
 RunConfig = Mapping[str, Any]
+TAILORED_ENV = "BRIA_DEMO_TAILORED"
+
+
+def brand_wanted() -> bool:
+    """Whether the demo trains the brand model: always on an emulator; against Bria (a token
+    set) only with ``BRIA_DEMO_TAILORED=1``, as a real training is long and billed."""
+    return not os.environ.get("BRIA_API_TOKEN") or os.environ.get(TAILORED_ENV) == "1"
 
 
 def start_brand(

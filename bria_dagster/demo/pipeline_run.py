@@ -10,7 +10,7 @@ from types import ModuleType
 import dagster as dg
 
 from bria_dagster.demo import brand
-from bria_dagster.demo.brand_run import finish_brand, start_brand
+from bria_dagster.demo.brand_run import brand_wanted, finish_brand, start_brand
 from bria_dagster.demo.target import describe_target
 from bria_dagster.resources import BriaLedgerResource, BriaResource
 from bria_dagster.results.records import METADATA_IMAGES
@@ -65,7 +65,9 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
         run_config=QUIET,
     )
     print(f"  submitted product photos ({time.monotonic() - started:.1f} s)")
-    brand_started = start_brand(instance, resources, QUIET)  # trains while the catalog runs
+    tailored = brand_wanted()
+    # Trains while the catalog runs.
+    brand_started = start_brand(instance, resources, QUIET) if tailored else True
     print("  collecting product photos:")
     _collect(module.bria_results, defs, instance, resources, set(skus), timeout_s)
 
@@ -80,7 +82,9 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
     )
     steps = ", ".join(a.key.to_user_string() for a in chain)
     print(f"  ran {steps} ({time.monotonic() - started:.1f} s)")
-    brand_done = brand_started and finish_brand(defs, instance, resources, QUIET, timeout_s)
+    brand_done = brand_started and (
+        not tailored or finish_brand(defs, instance, resources, QUIET, timeout_s)
+    )
     summary.checks_failed = [
         f"{c.asset_key.to_user_string()}.{c.check_name}"
         for c in result.get_asset_check_evaluations()
@@ -88,7 +92,7 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
     ]
     for key in [deferred.key, *(asset.key for asset in chain)]:
         summary.images[key.to_user_string()] = _count_images(instance, key, skus)
-    for key in [brand.brand_images.key, brand.campaign_visual.key]:
+    for key in [brand.brand_images.key, brand.campaign_visual.key] if tailored else []:
         summary.images[key.to_user_string()] = _count_images(instance, key, [None])
     print("\n  step            images")
     for name, count in summary.images.items():

@@ -247,8 +247,8 @@ def train_model_plan(request: req.TrainModelRequest) -> Plan[TrainingOutcome]:
     datasets = [Dataset.model_validate(d) for d in body or []]
     dataset = _find(datasets, log, "dataset", "name", request.dataset_name)
     if dataset is None:
-        payload = req.CreateDatasetRequest(project_id=project.id, name=request.dataset_name)
-        created = yield from _create(log, "dataset", f"{_TG}/datasets", payload.to_payload())
+        new_dataset = req.CreateDatasetRequest(project_id=project.id, name=request.dataset_name)
+        created = yield from _create(log, "dataset", f"{_TG}/datasets", new_dataset.to_payload())
         dataset = Dataset.model_validate(created)
     elif dataset.upload_type == "advanced":
         raise BriaInputError("dataset_name", f"dataset {dataset.id} is an advanced (zip) dataset")
