@@ -29,6 +29,7 @@ import dagster as dg
 from bria_dagster.assets.factory import StepResources
 from bria_dagster.assets.metadata import PREVIEW_KEY
 from bria_dagster.assets.options import BriaStepOptions, key_of, takes_options
+from bria_dagster.assets.spend import step_caps
 from bria_dagster.assets.upstream import MODEL_ID_KEY, upstream_images
 from bria_dagster.client.catalog.training import collect_images
 from bria_dagster.client.errors import (
@@ -45,7 +46,7 @@ from bria_dagster.client.types.tailored import (
     TrainingMode,
     TrainModelRequest,
 )
-from bria_dagster.ledger import LedgerEntry
+from bria_dagster.ledger import BudgetExceededError, LedgerEntry
 from bria_dagster.ledger.creations import LedgerCreationLog, created_id
 from bria_dagster.results.images import preview_data_uri
 
@@ -190,6 +191,7 @@ def bria_tailored_model(
             project_identity=project_identity,
             run_id=context.run.run_id,
             summary={"image_count": len(images), "images_sha256": digest},
+            caps=step_caps(context, step.bria),
         )
         request = TrainModelRequest(
             images=images,
@@ -210,6 +212,8 @@ def bria_tailored_model(
         )
         try:
             outcome = step.client.tailored.train_model(request)
+        except BudgetExceededError as exc:
+            raise dg.Failure(f"{name}: {exc}", allow_retries=False) from exc
         except BriaError as exc:
             # Retried: what is transient. A rerun finds what was made (ledger, then names).
             if isinstance(exc, RateLimitError | ServerError | BriaConnectionError):

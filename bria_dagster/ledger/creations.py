@@ -24,6 +24,7 @@ from typing import Any
 
 from bria_dagster.client.types.tailored import CreationKind
 from bria_dagster.failpoints import crash_point
+from bria_dagster.ledger.caps import SpendCaps
 from bria_dagster.ledger.entry import TRAINING_ENDPOINT, EntryState, LedgerEntry, PendingRow
 from bria_dagster.ledger.errors import LedgerStateError
 from bria_dagster.ledger.ledger import Ledger
@@ -73,6 +74,8 @@ class LedgerCreationLog:
     """Added to each row's request summary (image count, images digest)."""
     first_poll_s: float = 5.0
     """When the sensor first polls a training it started."""
+    caps: SpendCaps | None = None
+    """Spend caps each creating POST is counted against (it may be billed)."""
 
     def _where(self, kind: CreationKind) -> tuple[str, str]:
         asset = self.model_asset if kind == "training" else self.steps_asset
@@ -96,12 +99,12 @@ class LedgerCreationLog:
         asset, payload_hash = self._where(kind)
         summary = {"kind": kind, **self.summary, **dict(payload)}
         args = (asset, None, ENDPOINTS[kind], payload_hash, summary, self.run_id)
-        entry = self.ledger.begin_submit(*args)
+        entry = self.ledger.begin_submit(*args, caps=self.caps)
         if entry.submit_now:
             return
         if entry.state is EntryState.SUBMITTING and entry.request_id is None:
             self.ledger.release_unsent(entry.id)
-            entry = self.ledger.begin_submit(*args)
+            entry = self.ledger.begin_submit(*args, caps=self.caps)
             if entry.submit_now:
                 return
         raise LedgerStateError(

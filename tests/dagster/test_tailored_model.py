@@ -28,7 +28,7 @@ from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.types.tailored_generation import TailoredGenerateRequest
 from bria_dagster.emulator import EmulatorServer
 from bria_dagster.ledger import EntryState
-from bria_dagster.resources import BriaStorageResource
+from bria_dagster.resources import BriaResource, BriaStorageResource
 from bria_dagster.sensors import build_bria_result_sensor, run_tick
 
 _TG = "/v1/tailored-gen"
@@ -269,3 +269,27 @@ def test_a_generation_before_any_model_fails_without_retry(
     error = result.get_step_failure_events()[0].step_failure_data.error
     assert error is not None and "tailored model style has no trained model yet" in error.message
     assert emulator.requests(path="/v2/*", method="POST") == []
+
+
+def test_each_creating_post_counts_against_the_spend_caps(
+    emulator: EmulatorServer,
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+    bria_fields: dict[str, Any],
+    folder: Path,
+) -> None:
+    capped = {**resources, "bria": BriaResource(**bria_fields, max_requests_per_run=1)}
+    model = bria_tailored_model("style", style_training(folder))
+    result = dg.materialize(
+        list(model),
+        selection=[model.training.key],
+        instance=instance,
+        resources=capped,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()  # not retried
+    error = failure.step_failure_data.error
+    assert error is not None and "BriaResource.max_requests_per_run" in error.message
+    # The project was made (and is recorded for the next run); nothing after the cap was sent.
+    assert creations(emulator) == {"project": 1, "dataset": 0, "model": 0, "training": 0}
