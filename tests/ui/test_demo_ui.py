@@ -7,7 +7,10 @@ passing checks, and the sensor and schedule; the daemon ticks the result sensor,
 materializes a new SKU's photo and launches the rest of the chain.
 
 The README's screenshots come from this run: `BRIA_UI_SCREENSHOTS=docs/images pytest
-tests/ui/test_demo_ui.py` writes `asset-graph.png` and `materialization.png` there.
+tests/ui/test_demo_ui.py` writes `asset-graph.png`, `materialization.png`, `tailored-model.png`
+and `tailored-materialization.png` there. The tailored half of the demo (brand images, the
+trained style model, the campaign visual) is in the graph, and its model and generation show
+their previews.
 """
 
 from __future__ import annotations
@@ -226,6 +229,8 @@ def test_tailored_model_and_its_generation_show_their_previews(demo: Demo, scree
         body = page.locator("body").inner_text()
         for entry in ("bria/tailored_model_id", "bria/tailored_dataset_id", "bria/image_count"):
             assert entry in body, entry
+        page.keyboard.press("Escape")  # the screenshot shows the ids and the training time
+        page.locator(DIALOG).wait_for(state="hidden")
         shot = screenshot(page, screenshot_dir, "tailored-model")
         _check_png(shot, PAGE_VIEWPORT)
 
@@ -283,5 +288,12 @@ def test_daemon_ticks_the_result_sensor_and_runs_the_chain(demo: Demo) -> None:
             limit=1,
         ).records[0]
         assert photo.event_log_entry.run_id == ""  # a runless event from the sensor
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={"bria/after": "product_photo"}))
-        assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # The chain's last asset lands before its run ends (its checks, the run's end events).
+        after = dg.RunsFilter(tags={"bria/after": "product_photo"})
+        runs = instance.get_runs(filters=after)
+        while any(not r.is_finished for r in runs) and time.monotonic() < deadline + 60:
+            time.sleep(1)
+            runs = instance.get_runs(filters=after)
+        assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
+            r.status for r in runs
+        ]
