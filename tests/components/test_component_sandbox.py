@@ -1,0 +1,236 @@
+"""BriaAssetsComponent in a defs folder sandbox: what it builds, and its steps run against the
+emulator (inline, deferred with the result sensor) with requests rendered from a table."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+from dagster.components.testing import create_defs_folder_sandbox
+
+from bria_dagster.components import BriaAssetsComponent
+from bria_dagster.sensors import run_tick
+from tests.components.conftest import FAST_BRIA
+from tests.dagster.test_inline_graph import _latest, _records
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_YAML = REPO / "bria_dagster" / "demo" / "defs" / "catalog" / "defs.yaml"
+ROWS = [
+    {"sku": "SKU-7", "name": "Trail Runner", "colour": "red"},
+    {"sku": "SKU-9", "name": "City Sneaker", "colour": "white"},
+]
+COMPONENT = "bria_dagster.components.BriaAssetsComponent"
+
+
+def _write_table(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "products.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(ROWS[0]))
+        writer.writeheader()
+        writer.writerows(ROWS)
+
+
+def _attributes(steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "table": {"path": "products.csv"},
+        "partitions": {"column": "sku"},
+        "resources": {
+            "bria": {
+                "base_url": "{{ env.BRIA_BASE_URL }}",
+                "rate_limit_backend": "{{ env.BRIA_RATE_LIMIT_BACKEND }}",
+                **FAST_BRIA,
+            },
+            "storage": {"uri": "{{ env.BRIA_STORAGE_URI }}"},
+            "ledger": {"url": "{{ env.BRIA_LEDGER_URL }}"},
+        },
+        "steps": steps,
+        **extra,
+    }
+
+
+PHOTO = {
+    "name": "photo",
+    "family": "image",
+    "operation": "generate",
+    "request": {
+        "prompt": "studio photo of a {{ row.colour }} {{ row.name }}",
+        "aspect_ratio": "4:3",
+        "seed": "{{ row.sku[4:] | int }}",
+    },
+}
+CUTOUT = {
+    "name": "cutout",
+    "family": "edit",
+    "operation": "remove_background",
+    "upstream": ["photo"],
+    "request": {"image": "{{ step.image.data }}"},
+}
+
+
+def _load_python_demo(monkeypatch: pytest.MonkeyPatch, emulator: Any) -> Any:
+    monkeypatch.setenv("BRIA_BASE_URL", emulator.base_url)  # no emulator of its own
+    spec = importlib.util.spec_from_file_location("component_demo_twin", REPO / "definitions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.defs
+
+
+def _shape(defs: dg.Definitions) -> dict[str, Any]:
+    """What both ways of declaring the demo must agree on."""
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "group": node.group_name,
+            "owners": list(node.owners),
+            "kinds": sorted(node.kinds),
+            "partitions": list(node.partitions_def.get_partition_keys())
+            if node.partitions_def
+            else None,
+            "checks": sorted(c.name for c in node.check_keys),
+            "pool": node.pools,
+            "description": node.description,
+        }
+    sensors = {
+        sensor.name: sorted(
+            key.to_user_string()
+            for target in sensor.targets
+            for key in target.resolvable_to_job.selection.resolve(graph)  # type: ignore[union-attr]
+        )
+        for sensor in defs.sensors or []
+    }
+    return {"assets": assets, "sensors": sensors}
+
+
+def test_the_demo_folder_builds_what_the_python_demo_builds(
+    monkeypatch: pytest.MonkeyPatch, emulator: Any
+) -> None:
+    python_defs = _load_python_demo(monkeypatch, emulator)
+    demo = yaml.safe_load(DEMO_YAML.read_text())
+    demo["attributes"]["table"]["path"] = str(DEMO_YAML.parents[2] / "products.csv")
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent, defs_path="catalog", defs_yaml_contents=demo
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):
+            assert isinstance(component, BriaAssetsComponent)
+            ours = _shape(defs)
+    theirs = _shape(python_defs)
+    assert ours["assets"] == theirs["assets"]
+    assert ours["sensors"] == {"bria_results": theirs["sensors"]["bria_results"]}
+    assert ours["assets"]["cutout"]["checks"] == ["image_alpha", "image_readable"]
+    assert ours["assets"]["ad_formats"]["checks"] == ["image_dimensions", "image_readable"]
+    assert len(ours["assets"]["ad"]["partitions"]) == 12
+
+
+def test_inline_steps_render_each_row_and_run_against_the_emulator(
+    bria_env: dict[str, str], instance: dg.DagsterInstance, emulator: Any
+) -> None:
+    with create_defs_folder_sandbox() as sandbox:
+        _write_table(sandbox.defs_folder_path / "images")
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent,
+            defs_path="images",
+            defs_yaml_contents={"type": COMPONENT, "attributes": _attributes([CUTOUT, PHOTO])},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            assets = list(defs.assets or [])
+            resources = dict(defs.resources or {})
+            result = dg.materialize(
+                assets, instance=instance, resources=resources, partition_key="SKU-9"
+            )
+    assert result.success
+    (sent,) = emulator.requests(path="/v2/image/generate", method="POST")
+    assert sent.json["prompt"] == "studio photo of a white City Sneaker"
+    assert sent.json["seed"] == 9 and sent.json["aspect_ratio"] == "4:3"
+    (cut,) = emulator.requests(path="/v2/image/edit/remove_background", method="POST")
+    (photo,) = _records(_latest(instance, "photo", "SKU-9"))
+    assert photo.uri.startswith(bria_env["BRIA_STORAGE_URI"])
+    assert cut.json["image"]  # the stored photo, sent as base64
+    evaluations = result.get_asset_check_evaluations()
+    checks = {(c.asset_key.path[-1], c.check_name): c.passed for c in evaluations}
+    assert checks == {
+        ("photo", "image_readable"): True,
+        ("photo", "image_dimensions"): True,
+        ("cutout", "image_readable"): True,
+        ("cutout", "image_alpha"): True,
+    }
+
+
+def test_a_deferred_step_is_collected_by_the_components_sensor(
+    bria_env: dict[str, str], instance: dg.DagsterInstance, emulator: Any
+) -> None:
+    photo = {**PHOTO, "mode": "deferred"}
+    attributes = _attributes([photo, CUTOUT], sensor={"name": "photo_results"})
+    with create_defs_folder_sandbox() as sandbox:
+        _write_table(sandbox.defs_folder_path / "images")
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent,
+            defs_path="images",
+            defs_yaml_contents={"type": COMPONENT, "attributes": attributes},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            resources = dict(defs.resources or {})
+            job = defs.resolve_implicit_global_asset_job_def()
+            assert job.execute_in_process(
+                instance=instance,
+                partition_key="SKU-7",
+                asset_selection=[dg.AssetKey("photo_requests")],
+            ).success
+            (sensor,) = defs.sensors or []
+            assert sensor.name == "photo_results"
+            events: list[Any] = []
+            runs: list[dg.RunRequest] = []
+            cursor = None
+            for _ in range(50):
+                data = run_tick(
+                    sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
+                )
+                cursor = data.cursor
+                events.extend(data.asset_events)
+                runs.extend(data.run_requests or [])
+                if runs:
+                    break
+    materialized = [e for e in events if isinstance(e, dg.AssetMaterialization)]
+    assert [(m.asset_key.path, m.partition) for m in materialized] == [(["photo"], "SKU-7")]
+    assert [(r.asset_selection, r.partition_key) for r in runs] == [
+        ([dg.AssetKey("cutout")], "SKU-7")
+    ]
+    (sent,) = emulator.requests(path="/v2/image/generate", method="POST")
+    assert sent.json["prompt"] == "studio photo of a red Trail Runner"
+
+
+def test_a_template_that_fails_on_a_partition_fails_the_step_naming_the_field(
+    bria_env: dict[str, str], instance: dg.DagsterInstance, emulator: Any
+) -> None:
+    typo = copy.deepcopy(PHOTO)
+    typo["request"]["prompt"] = "a {{ row.nmae }}"  # row exists; its column does not
+    with create_defs_folder_sandbox() as sandbox:
+        _write_table(sandbox.defs_folder_path / "images")
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent,
+            defs_path="images",
+            defs_yaml_contents={"type": COMPONENT, "attributes": _attributes([typo])},
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            result = dg.materialize(
+                list(defs.assets or []),
+                instance=instance,
+                resources=dict(defs.resources or {}),
+                partition_key="SKU-7",
+                raise_on_error=False,
+            )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = str(failure.step_failure_data.user_failure_data.description)  # type: ignore[union-attr]
+    assert "steps[0].request.prompt" in message and "nmae" in message
+    assert emulator.requests(path="/v2/*", method="POST") == []
