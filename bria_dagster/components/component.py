@@ -37,7 +37,7 @@ from bria_dagster.components.models import (
 from bria_dagster.components.scaffolder import BriaAssetsScaffolder
 from bria_dagster.components.tables import RowTable, load_table
 from bria_dagster.components.templates import RequestTemplate, template_scope
-from bria_dagster.sensors import build_bria_result_sensor
+from bria_dagster.sensors import TickLimits, build_bria_result_sensor
 
 KIND_TAG_PREFIX = "dagster/kind/"
 
@@ -88,8 +88,10 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The steps' assets and checks, the result sensor, and the resources."""
+        limits = self.sensor.tick_limits()  # checked even when no step is deferred
+        kind = self.partitions.kind() if self.partitions else None
         table = self._table(context.path)
-        partitions_def = self._partitions(table)
+        partitions_def = self._partitions(kind, table)
         built: dict[str, Built] = {}
         for index, step in _in_dependency_order(self.steps):
             built[step.name] = self._build_step(
@@ -100,7 +102,7 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
             assets.extend(item if isinstance(item, DeferredBriaAsset) else [item])
         defs = dg.Definitions(
             assets=assets,
-            sensors=self._sensors(built),
+            sensors=self._sensors(built, limits),
             resources=self._resources(),
         )
         return self._with_metadata(defs)
@@ -146,15 +148,12 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
         path = Path(self.table.path)
         return load_table(path if path.is_absolute() else folder / path, key)
 
-    def _partitions(self, table: RowTable | None) -> dg.PartitionsDefinition | None:
+    def _partitions(
+        self, kind: str | None, table: RowTable | None
+    ) -> dg.PartitionsDefinition | None:
         chosen = self.partitions
-        if chosen is None:
+        if chosen is None or kind is None:
             return None
-        given = [name for name in ("static", "column", "dynamic") if getattr(chosen, name)]
-        if len(given) != 1:
-            raise BriaInputError(
-                "partitions", f"set exactly one of static, column, dynamic (got {given or 'none'})"
-            )
         if chosen.static:
             return dg.StaticPartitionsDefinition(chosen.static)
         if chosen.dynamic:
@@ -167,7 +166,9 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
             )
         return dg.StaticPartitionsDefinition(table.keys)
 
-    def _sensors(self, built: Mapping[str, Built]) -> list[dg.SensorDefinition]:
+    def _sensors(
+        self, built: Mapping[str, Built], limits: TickLimits | None
+    ) -> list[dg.SensorDefinition]:
         deferred = [item for item in built.values() if isinstance(item, DeferredBriaAsset)]
         if not deferred:
             return []
@@ -179,7 +180,7 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
                 name=self.sensor.name,
                 downstream=[item for item in downstream if isinstance(item, dg.AssetsDefinition)],
                 minimum_interval_seconds=self.sensor.minimum_interval_seconds,
-                limits=self.sensor.tick_limits(),
+                limits=limits,
                 default_status=dg.DefaultSensorStatus.RUNNING
                 if self.sensor.running
                 else dg.DefaultSensorStatus.STOPPED,

@@ -106,6 +106,15 @@ class PartitionsModel(dg.Model, dg.Resolvable):
     column: str | None = Field(default=None, description="One partition per row of the table.")
     dynamic: str | None = Field(default=None, description="A DynamicPartitionsDefinition name.")
 
+    def kind(self) -> str:
+        """Which of the three is set; an error unless exactly one is."""
+        given = [name for name in ("static", "column", "dynamic") if getattr(self, name)]
+        if len(given) != 1:
+            raise BriaInputError(
+                "partitions", f"set exactly one of static, column, dynamic (got {given or 'none'})"
+            )
+        return given[0]
+
 
 class SensorModel(dg.Model, dg.Resolvable):
     """The result sensor the component adds when a step is deferred."""

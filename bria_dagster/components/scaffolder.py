@@ -5,6 +5,7 @@ a ``defs.yaml`` with one step and the table its request template reads, ready fo
 from __future__ import annotations
 
 import csv
+import re
 from typing import Any, Literal
 
 import dagster as dg
@@ -20,7 +21,9 @@ class BriaAssetsScaffoldParams(BaseModel):
 
     family: str = Field(default="image", description="The catalog family of the first step.")
     operation: str = Field(default="generate", description="Its operation.")
-    name: str = Field(default="images", description="The first step's asset name.")
+    name: str | None = Field(
+        default=None, description="The first step's asset name (default: the folder's name)."
+    )
     mode: Literal["inline", "deferred"] = "inline"
     table: str = Field(default="items.csv", description="The table written beside defs.yaml.")
 
@@ -54,7 +57,7 @@ class BriaAssetsScaffolder(dg.Scaffolder[BriaAssetsScaffoldParams]):
                 writer.writerow(["key", *columns])
                 writer.writerow(["item-1", *(_example(column) for column in columns)])
         step: dict[str, Any] = {
-            "name": params.name,
+            "name": params.name or re.sub(r"\W", "_", request.target_path.name),
             "family": params.family,
             "operation": params.operation,
             "mode": params.mode,

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import yaml
-from dagster.components.testing import create_defs_folder_sandbox
+from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
 
 from bria_dagster.components import BriaAssetsComponent
 from bria_dagster.sensors import run_tick
@@ -52,6 +52,17 @@ def _attributes(steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         "steps": steps,
         **extra,
     }
+
+
+def scaffold_images(
+    sandbox: DefsFolderSandbox, attributes: dict[str, Any], component: str = COMPONENT
+) -> Path:
+    """The component at ``defs/images`` of ``sandbox`` with ``attributes``."""
+    return sandbox.scaffold_component(
+        component_cls=BriaAssetsComponent,
+        defs_path="images",
+        defs_yaml_contents={"type": component, "attributes": attributes},
+    )
 
 
 PHOTO = {
@@ -137,11 +148,7 @@ def test_inline_steps_render_each_row_and_run_against_the_emulator(
 ) -> None:
     with create_defs_folder_sandbox() as sandbox:
         _write_table(sandbox.defs_folder_path / "images")
-        path = sandbox.scaffold_component(
-            component_cls=BriaAssetsComponent,
-            defs_path="images",
-            defs_yaml_contents={"type": COMPONENT, "attributes": _attributes([CUTOUT, PHOTO])},
-        )
+        path = scaffold_images(sandbox, _attributes([CUTOUT, PHOTO]))
         with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
             assets = list(defs.assets or [])
             resources = dict(defs.resources or {})
@@ -173,11 +180,7 @@ def test_a_deferred_step_is_collected_by_the_components_sensor(
     attributes = _attributes([photo, CUTOUT], sensor={"name": "photo_results"})
     with create_defs_folder_sandbox() as sandbox:
         _write_table(sandbox.defs_folder_path / "images")
-        path = sandbox.scaffold_component(
-            component_cls=BriaAssetsComponent,
-            defs_path="images",
-            defs_yaml_contents={"type": COMPONENT, "attributes": attributes},
-        )
+        path = scaffold_images(sandbox, attributes)
         with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
             resources = dict(defs.resources or {})
             job = defs.resolve_implicit_global_asset_job_def()
@@ -216,11 +219,7 @@ def test_a_template_that_fails_on_a_partition_fails_the_step_naming_the_field(
     typo["request"]["prompt"] = "a {{ row.nmae }}"  # row exists; its column does not
     with create_defs_folder_sandbox() as sandbox:
         _write_table(sandbox.defs_folder_path / "images")
-        path = sandbox.scaffold_component(
-            component_cls=BriaAssetsComponent,
-            defs_path="images",
-            defs_yaml_contents={"type": COMPONENT, "attributes": _attributes([typo])},
-        )
+        path = scaffold_images(sandbox, _attributes([typo]))
         with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
             result = dg.materialize(
                 list(defs.assets or []),
