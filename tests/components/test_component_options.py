@@ -63,7 +63,7 @@ def _with(path: str, value: Any, attributes: dict[str, Any] | None = None) -> di
 
 
 BAD = [
-    (_with("steps.0.request.promt", "x"), "steps[0].request.promt"),
+    (_with("steps.0.request.promt", "x"), "request.promt: unknown field (did you mean 'prompt'?)"),
     (_with("steps.0.request.aspect_ratio", "7:3"), "steps[0].request.aspect_ratio"),
     (_with("steps.0.request.prompt", "a {{ sku }}"), "may use ['partition_key', 'row', 'step']"),
     (_with("steps.0.request.prompt", "a {{ row.name "), "steps[0].request.prompt: bad template"),

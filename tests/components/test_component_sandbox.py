@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +234,19 @@ def test_a_template_that_fails_on_a_partition_fails_the_step_naming_the_field(
     message = str(failure.step_failure_data.user_failure_data.description)  # type: ignore[union-attr]
     assert "steps[0].request.prompt" in message and "nmae" in message
     assert emulator.requests(path="/v2/*", method="POST") == []
+
+
+def test_the_readme_component_example_loads() -> None:
+    text = (REPO / "README.md").read_text()
+    section = text.split("### Declaring steps in YAML: the Dagster Component", 1)[1]
+    example = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, flags=re.S)[0])
+    assert example["type"] == COMPONENT
+    example["attributes"]["table"]["path"] = str(DEMO_YAML.parents[2] / "products.csv")
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent, defs_path="readme", defs_yaml_contents=example
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            graph = defs.resolve_asset_graph()
+            keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"product_photo", "product_photo_requests", "cutout", "ad_formats"} <= keys
