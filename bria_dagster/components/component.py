@@ -89,9 +89,10 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """The steps' assets and checks, the result sensor, and the resources."""
         limits = self.sensor.tick_limits()  # checked even when no step is deferred
-        kind = self.partitions.kind() if self.partitions else None
+        if self.partitions is not None:
+            self.partitions.kind()  # exactly one kind, before the table is read
         table = self._table(context.path)
-        partitions_def = self._partitions(kind, table)
+        partitions_def = self._partitions(table)
         built: dict[str, Built] = {}
         for index, step in _in_dependency_order(self.steps):
             built[step.name] = self._build_step(
@@ -148,11 +149,9 @@ class BriaAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
         path = Path(self.table.path)
         return load_table(path if path.is_absolute() else folder / path, key)
 
-    def _partitions(
-        self, kind: str | None, table: RowTable | None
-    ) -> dg.PartitionsDefinition | None:
+    def _partitions(self, table: RowTable | None) -> dg.PartitionsDefinition | None:
         chosen = self.partitions
-        if chosen is None or kind is None:
+        if chosen is None:
             return None
         if chosen.static:
             return dg.StaticPartitionsDefinition(chosen.static)

@@ -133,12 +133,13 @@ class SensorModel(dg.Model, dg.Resolvable):
         if self.limits is None:
             return None
         try:
-            return TickLimits(**{name: type_of(name)(value) for name, value in self.limits.items()})
+            values = {name: _limit_type(name)(value) for name, value in self.limits.items()}
+            return TickLimits(**values)
         except TypeError as exc:
             raise BriaInputError("sensor.limits", str(exc)) from None
 
 
-def type_of(name: str) -> type:
+def _limit_type(name: str) -> type:
     """The type of a :class:`TickLimits` field."""
     return float if name == "budget_s" else int
 

@@ -250,3 +250,40 @@ def test_the_readme_component_example_loads() -> None:
             graph = defs.resolve_asset_graph()
             keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"product_photo", "product_photo_requests", "cutout", "ad_formats"} <= keys
+
+
+def test_every_template_of_the_demo_folder_renders_and_runs_for_one_sku(
+    bria_env: dict[str, str], instance: dg.DagsterInstance, emulator: Any
+) -> None:
+    demo = yaml.safe_load(DEMO_YAML.read_text())
+    attributes = demo["attributes"]
+    attributes["table"]["path"] = str(DEMO_YAML.parents[2] / "products.csv")
+    attributes["resources"]["bria"].update(FAST_BRIA)
+    attributes["steps"][0]["mode"] = "inline"  # the whole chain in one run
+    with create_defs_folder_sandbox() as sandbox:
+        path = sandbox.scaffold_component(
+            component_cls=BriaAssetsComponent, defs_path="catalog", defs_yaml_contents=demo
+        )
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            job = defs.resolve_implicit_global_asset_job_def()
+            result = job.execute_in_process(instance=instance, partition_key="SKU-1003")
+    assert result.success
+    (photo,) = emulator.requests(path="/v2/image/generate", method="POST")
+    assert photo.json["prompt"] == (
+        "studio photo of a green Summit Backpack, 28 litre hiking backpack with a rain cover"
+    )
+    assert photo.json["seed"] == 1003
+    (shot,) = emulator.requests(path="/v1/product/lifestyle_shot_by_text", method="POST")
+    assert shot.json["scene_description"].startswith("Summit Backpack on a sunlit terracotta")
+    assert shot.json["sku"] == "SKU-1003"
+    expands = emulator.requests(path="/v2/image/edit/expand", method="POST")
+    assert sorted(e.json["aspect_ratio"] for e in expands) == ["16:9", "1:1", "9:16"]
+    (ad,) = emulator.requests(path="/v1/ads/generate", method="POST")
+    heading, image = ad.json["elements"]
+    assert heading["content"] == "Summit Backpack"
+    (square,) = [
+        r for r in _records(_latest(instance, "ad_formats", "SKU-1003")) if r.variant == "1:1"
+    ]
+    assert image["content"] == square.result_url
+    for step in ("cutout", "packshot", "lifestyle_shot", "ad_formats", "ad"):
+        assert _records(_latest(instance, step, "SKU-1003")), step
