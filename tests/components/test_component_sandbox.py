@@ -7,6 +7,7 @@ import copy
 import csv
 import importlib.util
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,13 @@ import yaml
 from dagster.components.testing import DefsFolderSandbox, create_defs_folder_sandbox
 
 from bria_dagster.components import BriaAssetsComponent
+from bria_dagster.ledger import Ledger
 from bria_dagster.sensors import run_tick
+from bria_dagster.webhooks.app import create_webhook_app
+from bria_dagster.webhooks.server import WebhookServer
 from tests.components.conftest import FAST_BRIA
 from tests.dagster.test_inline_graph import _latest, _records
+from tests.webhooks.support import emulator_stats_after_deliveries
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_YAML = REPO / "bria_dagster" / "demo" / "defs" / "catalog" / "defs.yaml"
@@ -174,6 +179,37 @@ def test_inline_steps_render_each_row_and_run_against_the_emulator(
     }
 
 
+def _submit(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """Run the deferred step ``photo``'s submit asset for SKU-7."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(
+        instance=instance, partition_key="SKU-7", asset_selection=[dg.AssetKey("photo_requests")]
+    ).success
+
+
+def _tick_until_reported(
+    defs: dg.Definitions, instance: dg.DagsterInstance
+) -> tuple[list[Any], list[dg.RunRequest]]:
+    """Tick the component's result sensor, as the daemon would, until it reports a result:
+    its events and run requests."""
+    (sensor,) = defs.sensors or []
+    resources = dict(defs.resources or {})
+    events: list[Any] = []
+    runs: list[dg.RunRequest] = []
+    cursor = None
+    for _ in range(50):
+        data = run_tick(
+            sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
+        )
+        cursor = data.cursor
+        events.extend(data.asset_events)
+        runs.extend(data.run_requests or [])
+        if any(isinstance(e, dg.AssetMaterialization) for e in events):
+            break
+        time.sleep(0.1)
+    return events, runs
+
+
 def test_a_deferred_step_is_collected_by_the_components_sensor(
     bria_env: dict[str, str], instance: dg.DagsterInstance, emulator: Any
 ) -> None:
@@ -183,27 +219,9 @@ def test_a_deferred_step_is_collected_by_the_components_sensor(
         _write_table(sandbox.defs_folder_path / "images")
         path = scaffold_images(sandbox, attributes)
         with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
-            resources = dict(defs.resources or {})
-            job = defs.resolve_implicit_global_asset_job_def()
-            assert job.execute_in_process(
-                instance=instance,
-                partition_key="SKU-7",
-                asset_selection=[dg.AssetKey("photo_requests")],
-            ).success
-            (sensor,) = defs.sensors or []
-            assert sensor.name == "photo_results"
-            events: list[Any] = []
-            runs: list[dg.RunRequest] = []
-            cursor = None
-            for _ in range(50):
-                data = run_tick(
-                    sensor, instance=instance, definitions=defs, resources=resources, cursor=cursor
-                )
-                cursor = data.cursor
-                events.extend(data.asset_events)
-                runs.extend(data.run_requests or [])
-                if runs:
-                    break
+            _submit(defs, instance)
+            assert [sensor.name for sensor in defs.sensors or []] == ["photo_results"]
+            events, runs = _tick_until_reported(defs, instance)
     materialized = [e for e in events if isinstance(e, dg.AssetMaterialization)]
     assert [(m.asset_key.path, m.partition) for m in materialized] == [(["photo"], "SKU-7")]
     assert [(r.asset_selection, r.partition_key) for r in runs] == [
@@ -287,3 +305,40 @@ def test_every_template_of_the_demo_folder_renders_and_runs_for_one_sku(
     assert image["content"] == square.result_url
     for step in ("cutout", "packshot", "lifestyle_shot", "ad_formats", "ad"):
         assert _records(_latest(instance, step, "SKU-1003")), step
+
+
+@pytest.mark.parametrize("webhooks", [True, False])
+def test_webhooks_on_or_off_for_the_components_deferred_steps(
+    webhooks: bool,
+    bria_env: dict[str, str],
+    api_token: str,
+    instance: dg.DagsterInstance,
+    emulator: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = Ledger.from_url(bria_env["BRIA_LEDGER_URL"])
+    attributes = _attributes([{**PHOTO, "mode": "deferred"}], webhooks=webhooks)
+    attributes["resources"]["bria"]["webhook_url"] = "{{ env.TEST_WEBHOOK_URL }}"
+    with (
+        WebhookServer(create_webhook_app(ledger, api_token)) as receiver,
+        create_defs_folder_sandbox() as sandbox,
+    ):
+        monkeypatch.setenv("TEST_WEBHOOK_URL", receiver.webhook_url)
+        _write_table(sandbox.defs_folder_path / "images")
+        path = scaffold_images(sandbox, attributes)
+        with sandbox.load_component_and_build_defs(defs_path=path) as (_, defs):
+            _submit(defs, instance)
+            if webhooks:  # the receiver completes the row; the tick needs no status poll
+                emulator_stats_after_deliveries(emulator, 1)
+            events, _ = _tick_until_reported(defs, instance)
+    reported = [e for e in events if isinstance(e, dg.AssetMaterialization)]
+    assert [m.partition for m in reported] == ["SKU-7"]
+    (sent,) = emulator.requests(path="/v2/image/generate", method="POST")
+    stats = emulator.stats()
+    if webhooks:
+        assert sent.json["webhook_url"] == receiver.webhook_url
+        assert stats.webhooks.delivered == 1 and stats.status_polls_total == 0
+    else:
+        assert "webhook_url" not in sent.json
+        assert stats.webhooks.delivered == 0 and stats.status_polls_total >= 1
+    ledger.dispose()
