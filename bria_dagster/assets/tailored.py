@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,10 @@ def bria_tailored_model(
         images_asset = _images
         arguments["deps"] = [images_key]
 
-    @dg.asset(**arguments)
+    # Annotated: keyword arguments spread from a dict leave dg.asset's overloads untyped.
+    training_asset: Callable[[Callable[..., Any]], dg.AssetsDefinition] = dg.asset(**arguments)
+
+    @training_asset
     def _train(context: dg.AssetExecutionContext) -> dg.MaterializeResult[Any]:
         step = StepResources.of(context, options)
         try:
