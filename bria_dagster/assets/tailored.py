@@ -10,9 +10,10 @@ in ``upstream`` gets its id as ``step.tailored_model_id``.
 
 The images come from a folder (observed by the source asset ``<name>_images``, whose data version
 is the images' digest) or from upstream Bria assets. Their digest names the dataset and the
-model, and is the data version of both assets: changed images show the model stale, and a
-retrain makes a new dataset and model instead of reusing the old one; unchanged images reuse
-what the ledger recorded (no second project, dataset or model).
+model, and is the data version of both assets: changed images show the training stale, a
+retrain makes a new dataset and model instead of reusing the old one, and the generations made
+with the old model then show stale; unchanged images reuse what the ledger recorded (no second
+project, dataset or model).
 """
 
 import hashlib

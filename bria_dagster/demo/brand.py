@@ -8,7 +8,8 @@ campaign visual generated with it.
 ``brand_style_model`` is deferred: its training run ends once training has started, and the
 ``bria_brand_results`` sensor materializes it when training completes (the embedded emulator
 trains in ``BRIA_DEMO_TRAINING_SECONDS``, 5 s by default), then asks for ``campaign_visual``.
-The images' digest is the model's data version: regenerated brand images show it stale.
+The images' digest is the data version of the training and the model: regenerated brand
+images show the training stale, and a retrain a new model.
 """
 
 from __future__ import annotations

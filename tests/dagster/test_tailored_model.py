@@ -210,6 +210,14 @@ def test_trains_once_reports_the_model_and_feeds_a_generation(
     new_meta = retrained.asset_materializations_for_node(model.training.key.path[-1])[0].metadata
     assert new_meta["bria/tailored_model_id"].value != model_id
     assert new_meta["bria/tailored_project_id"].value == steps["project"].result["id"]
+    # When the new model lands, the generation made with the old one is stale.
+    assert _stale(defs, instance, model.training.key) is StaleStatus.FRESH
+    assert _stale(defs, instance, visual.key) is StaleStatus.FRESH
+    retrained_model, _runs, _cursor = _tick_until_trained(
+        sensor, defs, instance, resources, model.key
+    )
+    assert retrained_model.metadata["bria/tailored_model_id"].value != model_id
+    assert _stale(defs, instance, visual.key) is StaleStatus.STALE
     ledger.dispose()
 
 
