@@ -4,6 +4,9 @@ shots, ad formats and ads, every image stored in object storage and visible in D
     product_photo_requests ─► product_photo ─► cutout ─┬─► packshot
       (submits; deferred)      (result sensor)          └─► lifestyle_shot ─► ad_formats ─► ad
 
+    brand_images ─► brand_style_model_training ─► brand_style_model ─► campaign_visual
+      (the tailored half, ``bria_dagster/demo/brand.py``: a style model trained on brand images)
+
 One partition per SKU of ``bria_dagster/demo/products.csv``. ``product_photo`` is deferred: its
 submit step ends at once and the ``bria_results`` sensor materializes it as Bria finishes,
 then asks for the rest of the chain for that SKU. The other steps wait inline. Re-running a
@@ -24,6 +27,7 @@ from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundReq
 from bria_dagster.client.types.fields import AspectRatio
 from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.client.types.product import LifestyleShotByTextRequest, PackshotRequest
+from bria_dagster.demo.brand import BRAND_ASSETS, brand_results
 from bria_dagster.demo.products import Product, load_products
 from bria_dagster.demo.target import demo_resources
 from bria_dagster.sensors import build_bria_result_sensor
@@ -169,8 +173,8 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest
 
 
 defs = dg.Definitions(
-    assets=[*product_photo, cutout, packshot, lifestyle_shot, ad_formats, ad],
-    sensors=[bria_results],
+    assets=[*product_photo, cutout, packshot, lifestyle_shot, ad_formats, ad, *BRAND_ASSETS],
+    sensors=[bria_results, brand_results],
     schedules=[nightly_refresh],
     resources=demo_resources(),
 )

@@ -9,6 +9,7 @@ from bria_dagster.assets.options import BRIA_IO_MANAGER_KEY, BriaAssetOptions, B
 from bria_dagster.assets.plan import RequestBuilder, RequestSet
 from bria_dagster.assets.spend import DRY_RUN_TAG
 from bria_dagster.assets.step import BriaImage, StepInput, UpstreamImage
+from bria_dagster.assets.tailored import TailoredModelAsset, TailoredTraining, bria_tailored_model
 from bria_dagster.results import METADATA_IMAGES, ImageRecord
 
 __all__ = [
@@ -30,7 +31,10 @@ __all__ = [
     "RequestBuilder",
     "RequestSet",
     "StepInput",
+    "TailoredModelAsset",
+    "TailoredTraining",
     "UpstreamImage",
     "bria_asset",
     "bria_deferred_asset",
+    "bria_tailored_model",
 ]

@@ -29,7 +29,7 @@ from bria_dagster.assets.plan import PlannedJob, RequestBuilder, RequestSet, pla
 from bria_dagster.assets.preflight import checked_client, checked_ledger, checked_store
 from bria_dagster.assets.step import StepInput, UpstreamImage
 from bria_dagster.assets.stopping import watching_run
-from bria_dagster.assets.upstream import upstream_images
+from bria_dagster.assets.upstream import upstream_images, upstream_model_id
 from bria_dagster.client import BriaClient
 from bria_dagster.client.catalog import CATALOG
 from bria_dagster.client.errors import BriaInputError
@@ -173,6 +173,12 @@ def plan_jobs(
                     context, item, partition_key, partitions_def, store
                 )
                 for item in upstream_defs
+                if not getattr(item, "is_tailored_model", False)
+            },
+            tailored_models={
+                key_of(item).to_user_string(): upstream_model_id(context.instance, key_of(item))
+                for item in upstream_defs
+                if getattr(item, "is_tailored_model", False)
             },
         )
         try:

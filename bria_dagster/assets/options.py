@@ -38,6 +38,7 @@ BRIA_IO_MANAGER_KEY = "bria_io_manager"
 P = ParamSpec("P")
 R = TypeVar("R")
 OptionsT = TypeVar("OptionsT", bound="BriaStepOptions")
+SourceT = TypeVar("SourceT")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,23 +110,22 @@ class BriaAssetOptions(BriaStepOptions):
     names (``image_readable``, ``image_dimensions``, ``image_alpha``)."""
 
 
-Factory = Callable[[str, RequestSource, OptionsT], R]
-"""A factory written against one options object."""
+Factory = Callable[[str, SourceT, OptionsT], R]
+"""A factory written against one options object (its second argument: what the step makes
+from, e.g. a :data:`RequestSource`)."""
 
 
 def takes_options(
     options: Callable[P, OptionsT],
-) -> Callable[[Factory[OptionsT, R]], Callable[Concatenate[str, RequestSource, P], R]]:
+) -> Callable[[Factory[SourceT, OptionsT, R]], Callable[Concatenate[str, SourceT, P], R]]:
     """Make ``factory(name, request, options)`` callable as ``factory(name, request, **options)``
     with the keyword arguments of the ``options`` dataclass."""
 
     def decorate(
-        factory: Factory[OptionsT, R],
-    ) -> Callable[Concatenate[str, RequestSource, P], R]:
-        def with_keywords(
-            name: str, request: RequestSource, /, *args: P.args, **kwargs: P.kwargs
-        ) -> R:
-            return factory(name, request, options(*args, **kwargs))
+        factory: Factory[SourceT, OptionsT, R],
+    ) -> Callable[Concatenate[str, SourceT, P], R]:
+        def with_keywords(name: str, source: SourceT, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return factory(name, source, options(*args, **kwargs))
 
         functools.update_wrapper(with_keywords, factory)
 

@@ -90,13 +90,28 @@ class StepInput:
 
     ``partition_key`` is the run's partition key (None when unpartitioned); ``dimensions`` maps a
     multi-partition's dimension names to their keys; ``upstream`` maps each upstream asset key
-    (``"a/b"``) to the images it stored for this partition.
+    (``"a/b"``) to the images it stored for this partition; ``tailored_models`` the ids of the
+    upstream tailored models (:func:`~bria_dagster.assets.bria_tailored_model`).
     """
 
     asset_key: str
     partition_key: str | None
     dimensions: Mapping[str, str] = field(default_factory=dict)
     upstream: Mapping[str, tuple[UpstreamImage, ...]] = field(default_factory=dict)
+    tailored_models: Mapping[str, int] = field(default_factory=dict)
+    """The upstream tailored model assets' latest trained model ids, by asset key."""
+
+    @property
+    def tailored_model_id(self) -> str:
+        """The id of the single upstream tailored model (as ``tailored_model_id`` takes it);
+        an error naming the asset if there are none or several."""
+        if len(self.tailored_models) != 1:
+            raise BriaInputError(
+                "upstream",
+                f"{self.asset_key} expects exactly one upstream tailored model, found "
+                f"{len(self.tailored_models)}",
+            )
+        return str(next(iter(self.tailored_models.values())))
 
     @property
     def images(self) -> tuple[UpstreamImage, ...]:

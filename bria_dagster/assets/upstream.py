@@ -1,4 +1,5 @@
-"""Reading the images an upstream asset stored, from its latest materialization."""
+"""Reading what an upstream asset made, from its latest materialization: the images a Bria step
+stored, or the id of a trained tailored model."""
 
 from __future__ import annotations
 
@@ -47,3 +48,22 @@ def upstream_images(
         for record in records
         if partition_key is None or record.partition_key in (partition_key, None)
     )
+
+
+MODEL_ID_KEY = "bria/tailored_model_id"
+"""The metadata entry of a trained model's id (what ``step.tailored_model_id`` reads)."""
+
+
+def upstream_model_id(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> int:
+    """The id of the latest trained model of the tailored model asset ``asset_key``. Raises
+    :class:`UpstreamMissingError` (not retried) when none was trained yet."""
+    found = instance.fetch_materializations(asset_key, limit=1).records
+    event = found[0].asset_materialization if found else None
+    value = event.metadata.get(MODEL_ID_KEY) if event else None
+    if value is None or not isinstance(value.value, int):
+        raise UpstreamMissingError(
+            f"tailored model {asset_key.to_user_string()} has no trained model yet: "
+            "materialize its training asset and let the result sensor collect it",
+            allow_retries=False,
+        )
+    return value.value

@@ -9,6 +9,8 @@ from types import ModuleType
 
 import dagster as dg
 
+from bria_dagster.demo import brand
+from bria_dagster.demo.brand_run import brand_wanted, finish_brand, start_brand
 from bria_dagster.demo.target import describe_target
 from bria_dagster.resources import BriaLedgerResource, BriaResource
 from bria_dagster.results.records import METADATA_IMAGES
@@ -62,7 +64,11 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
         tags=_range_tags(skus),
         run_config=QUIET,
     )
-    print(f"  submitted product photos ({time.monotonic() - started:.1f} s); collecting:")
+    print(f"  submitted product photos ({time.monotonic() - started:.1f} s)")
+    tailored = brand_wanted()
+    # Trains while the catalog runs.
+    brand_started = start_brand(instance, resources, QUIET) if tailored else True
+    print("  collecting product photos:")
     _collect(module.bria_results, defs, instance, resources, set(skus), timeout_s)
 
     started = time.monotonic()
@@ -76,6 +82,9 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
     )
     steps = ", ".join(a.key.to_user_string() for a in chain)
     print(f"  ran {steps} ({time.monotonic() - started:.1f} s)")
+    brand_done = brand_started and (
+        not tailored or finish_brand(defs, instance, resources, QUIET, timeout_s)
+    )
     summary.checks_failed = [
         f"{c.asset_key.to_user_string()}.{c.check_name}"
         for c in result.get_asset_check_evaluations()
@@ -83,13 +92,15 @@ def run_demo(module: ModuleType, *, limit: int | None, timeout_s: float) -> Demo
     ]
     for key in [deferred.key, *(asset.key for asset in chain)]:
         summary.images[key.to_user_string()] = _count_images(instance, key, skus)
+    for key in [brand.brand_images.key, brand.campaign_visual.key] if tailored else []:
+        summary.images[key.to_user_string()] = _count_images(instance, key, [None])
     print("\n  step            images")
     for name, count in summary.images.items():
         print(f"  {name:<15} {count}")
     if summary.checks_failed:
         print(f"  failed checks: {', '.join(summary.checks_failed)}")
     summary.spend = _spend_line(resources)
-    summary.ok = submitted.success and result.success and not summary.checks_failed
+    summary.ok = submitted.success and result.success and brand_done and not summary.checks_failed
     return summary
 
 
@@ -142,11 +153,15 @@ def _collect(
     print(f"  {len(landed)} product photos landed")
 
 
-def _count_images(instance: dg.DagsterInstance, key: dg.AssetKey, skus: list[str]) -> int:
+def _count_images(
+    instance: dg.DagsterInstance, key: dg.AssetKey, skus: Sequence[str | None]
+) -> int:
+    """Stored images of the latest materialization of each partition (None: unpartitioned)."""
     count = 0
     for sku in skus:
+        partitions = [sku] if sku is not None else None
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[sku]), limit=1
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
         ).records
         if records and records[0].asset_materialization is not None:
             value = records[0].asset_materialization.metadata.get(METADATA_IMAGES)

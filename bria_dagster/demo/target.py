@@ -15,6 +15,8 @@ LOCAL_TOKEN = "local-emulator-token"
 
 
 DEMO_EMULATOR_PORT_ENV = "BRIA_DEMO_EMULATOR_PORT"
+DEMO_TRAINING_SECONDS_ENV = "BRIA_DEMO_TRAINING_SECONDS"
+"""How long the embedded emulator takes to train a tailored model (default 5 s)."""
 DEFAULT_DEMO_EMULATOR_PORT = 8765
 _EMBEDDED: list[object] = []
 
@@ -42,7 +44,7 @@ def shared_emulator_url() -> str:
         port=port,
         output_megapixels=0.25,
         latency={"*": Distribution.parse("uniform:0.5,1.5")},
-        training_seconds=5,
+        training_seconds=float(os.environ.get(DEMO_TRAINING_SECONDS_ENV, "5")),
     )
     try:
         server = EmulatorServer(config).start()

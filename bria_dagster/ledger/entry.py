@@ -31,6 +31,9 @@ class EntryState(enum.StrEnum):
 
 UNRECOGNISED_STATUS_CODE = "unrecognised_status"
 """``error_code`` note on a pending entry after a report whose status Bria does not document."""
+TRAINING_ENDPOINT = "/v1/tailored-gen/models/{model_id}/start_training"
+"""The endpoint of a tailored model's training row: the result sensor follows it by polling the
+model, and reports it from ``completed`` (nothing to store; see ``ledger.creations``)."""
 NO_RESULT_CODE = "completed_without_result"
 """``error_code`` note (and marker) on a pending entry sent back to polling once because Bria
 reported it COMPLETED without a result file URL; a second such report fails it."""

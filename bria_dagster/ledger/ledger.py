@@ -45,7 +45,7 @@ from bria_dagster.ledger.engine import (
     create_ledger_engine,
     parse_url,
 )
-from bria_dagster.ledger.entry import EntryState, LedgerEntry, PendingRow
+from bria_dagster.ledger.entry import TRAINING_ENDPOINT, EntryState, LedgerEntry, PendingRow
 from bria_dagster.ledger.errors import (
     DuplicateRequestIdError,
     EntryNotFoundError,
@@ -739,7 +739,10 @@ class Ledger:
             )
 
     def mark_reported(self, entry_ids: Iterable[int]) -> int:
-        """Flag ``stored`` entries as reported to Dagster; returns how many changed."""
+        """Flag ``stored`` entries as reported to Dagster; returns how many changed.
+
+        A ``completed`` entry whose result is nothing to store (a tailored model's training,
+        see :mod:`~bria_dagster.ledger.creations`) is reported from ``completed``."""
         ids = sorted({check.entry_id(i, "entry_ids") for i in entry_ids})
         changed = 0
         with self._write() as conn:
@@ -748,7 +751,10 @@ class Ledger:
                     sa.update(_T)
                     .where(
                         _T.c.id.in_(ids[start : start + _BATCH]),
-                        _T.c.state == _S.STORED,
+                        sa.or_(
+                            _T.c.state == _S.STORED,
+                            sa.and_(_T.c.state == _S.COMPLETED, _T.c.endpoint == TRAINING_ENDPOINT),
+                        ),
                         _T.c.reported.is_(False),
                     )
                     .values(reported=True, updated_at=self._clock())

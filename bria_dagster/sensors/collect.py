@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bria_dagster.client import AsyncBriaClient, JobState, JobStatus
 from bria_dagster.client.errors import (
@@ -20,11 +21,15 @@ from bria_dagster.client.errors import (
     WaitTimeoutError,
 )
 from bria_dagster.client.polling import PollSchedule, finished_result
+from bria_dagster.client.types.responses import TailoredModel
 from bria_dagster.ledger import NO_RESULT_CODE, EntryState, Ledger, LedgerEntry
+from bria_dagster.ledger.creations import created_id, is_training
 from bria_dagster.results import placeholders
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.results.storing import record_of_stored, store_entry
 from bria_dagster.storage import ObjectStore, StorageError
+
+T = TypeVar("T")
 
 PLACEHOLDER_PROBE_S = 0.001
 """A tick probes each placeholder URL once: a wait this short ends after its first probe."""
@@ -52,6 +57,8 @@ class TickReport:
     """What a tick did, and what the sensor must report."""
 
     reports: list[tuple[LedgerEntry, ImageRecord]] = field(default_factory=list)
+    trained: list[LedgerEntry] = field(default_factory=list)
+    """Tailored models whose training completed, not reported yet (``result``: the model)."""
     failures: list[LedgerEntry] = field(default_factory=list)
     """Entries that ended failed in this tick (Bria's message in ``error_message``)."""
     resubmit: list[LedgerEntry] = field(default_factory=list)
@@ -64,7 +71,8 @@ class TickReport:
 
 
 class ResultCollector:
-    """Collects finished results of ``asset_keys`` (``"a/b"`` strings) from the ledger."""
+    """Collects finished results of ``asset_keys`` (``"a/b"`` strings) from the ledger, and
+    the trainings of the tailored model assets ``training_keys``."""
 
     def __init__(
         self,
@@ -75,8 +83,10 @@ class ResultCollector:
         asset_keys: Sequence[str],
         owner: str,
         limits: TickLimits,
+        training_keys: Sequence[str] = (),
     ) -> None:
         self._client = client
+        self._training_keys = list(training_keys)
         self._ledger = ledger
         self._store = store
         self._keys = list(asset_keys)
@@ -93,12 +103,13 @@ class ResultCollector:
             self._owner,
             limit=self._limits.max_polls,
             lease_seconds=self._limits.budget_s + 30.0,
-            asset_keys=self._keys,
+            asset_keys=[*self._keys, *self._training_keys],
         )
         counts["due_claimed"] = len(claimed)
         await self._poll(claimed, deadline, report)
         await self._store_completed(deadline, report)
         self._collect_reports(report)
+        self._collect_trained(report)
         self._collect_resubmissions(report)
         self._count_backlog(report)
         counts["tick_ms"] = int((time.monotonic() - started) * 1000)
@@ -120,23 +131,19 @@ class ResultCollector:
                 if placeholders.urls_of(entry) is not None:
                     await self._probe_placeholders(entry, report)
                     return
-                try:
-                    status = await asyncio.wait_for(
-                        self._client.status(entry.request_id or ""),
-                        timeout=max(0.1, deadline - time.monotonic()),
+                if is_training(entry):
+                    model_id = created_id(entry) or 0
+                    model = await self._ask(
+                        self._client.tailored.models.get(model_id), entry, deadline, report
                     )
-                except TimeoutError:
-                    self._release(entry)
+                    if model is not None:
+                        self._record_training(entry, model, report)
                     return
-                except RateLimitError:
-                    counts["rate_limited"] += 1
-                    self._reschedule(entry, 0)
-                    return
-                except BriaError:
-                    self._reschedule(entry, 0)
-                    return
-            counts["polled"] += 1
-            self._record(entry, status, report)
+                status = await self._ask(
+                    self._client.status(entry.request_id or ""), entry, deadline, report
+                )
+            if status is not None:
+                self._record(entry, status, report)
 
         await asyncio.gather(*(poll(entry) for entry in claimed))
 
@@ -159,6 +166,44 @@ class ResultCollector:
             self._reschedule(entry, 0)
             return
         counts["completed"] += 1
+
+    async def _ask(
+        self, call: Awaitable[T], entry: LedgerEntry, deadline: float, report: TickReport
+    ) -> T | None:
+        """One poll of ``entry`` within the tick's deadline; None when it gave no answer (the
+        entry is released or rescheduled)."""
+        try:
+            answer = await asyncio.wait_for(call, timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            self._release(entry)
+            return None
+        except RateLimitError:
+            report.counts["rate_limited"] += 1
+            self._reschedule(entry, 0)
+            return None
+        except BriaError:
+            self._reschedule(entry, 0)
+            return None
+        report.counts["polled"] += 1
+        return answer
+
+    def _record_training(
+        self, entry: LedgerEntry, model: TailoredModel, report: TickReport
+    ) -> None:
+        """A tailored model in training: Completed is recorded for reporting, Failed or
+        Stopped fails the row for good (a failed model cannot train again)."""
+        counts = report.counts
+        if model.is_trained:
+            counts["completed"] += 1
+            self._ledger.mark_completed(entry.id, model.model_dump(mode="json"))
+        elif model.has_ended:
+            counts["failed"] += 1
+            message = f"tailored model {model.id} ({model.name}) ended {model.status}"
+            failed = self._ledger.mark_failed(entry.id, str(model.status), message)
+            report.failures.append(failed)
+        else:
+            counts["still_running"] += 1
+            self._reschedule(entry, 1)
 
     def _fail(self, entry: LedgerEntry, failed: JobFailedError, report: TickReport) -> None:
         report.counts["failed"] += 1
@@ -258,6 +303,18 @@ class ResultCollector:
             report.reports.append((entry, record))
         report.counts["to_report"] = len(report.reports)
 
+    def _collect_trained(self, report: TickReport) -> None:
+        if not self._training_keys:
+            return
+        report.trained = self._ledger.list(
+            EntryState.COMPLETED,
+            limit=self._limits.max_reports,
+            asset_keys=self._training_keys,
+            reported=False,
+            oldest_first=True,
+        )
+        report.counts["trained"] = len(report.trained)
+
     def _collect_resubmissions(self, report: TickReport) -> None:
         # Failures this tick's polls saw and those a webhook delivered alike; the sensor's
         # run_key per (entry, attempt) makes asking again on a later tick a no-op.
@@ -275,6 +332,6 @@ class ResultCollector:
         report.counts["to_resubmit"] = len(report.resubmit)
 
     def _count_backlog(self, report: TickReport) -> None:
-        pending, due = self._ledger.backlog(self._keys)
+        pending, due = self._ledger.backlog([*self._keys, *self._training_keys])
         report.counts["pending"] = pending
         report.counts["due_left"] = due

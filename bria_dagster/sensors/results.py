@@ -12,6 +12,7 @@ import dagster as dg
 from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
 from bria_dagster.assets.metadata import materialization_metadata
+from bria_dagster.assets.tailored import TailoredModelAsset, model_materialization
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
@@ -36,7 +37,7 @@ def default_tick_budget() -> float:
 
 
 def build_bria_result_sensor(
-    steps: Sequence[DeferredBriaAsset],
+    steps: Sequence[DeferredBriaAsset | TailoredModelAsset],
     *,
     name: str = "bria_results",
     downstream: Sequence[dg.AssetsDefinition | dg.AssetKey] = (),
@@ -47,7 +48,8 @@ def build_bria_result_sensor(
     storage_key: str = "bria_storage",
     ledger_key: str = "bria_ledger",
 ) -> dg.SensorDefinition:
-    """A sensor that collects the results of deferred ``steps``.
+    """A sensor that collects the results of deferred ``steps`` and the trainings of tailored
+    models (:func:`~bria_dagster.assets.bria_tailored_model`).
 
     Each tick claims the due pending requests (oldest first, at most ``limits.max_polls``),
     polls them within the client's status budget, stores finished results (write-once, same
@@ -61,8 +63,17 @@ def build_bria_result_sensor(
     Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
     that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
     its events is reported again, and a stored event is never reported twice.
+
+    A tailored model's training row is followed the same way, by polling the model: when it
+    completes, the model asset is materialized (model, project and dataset ids, image count,
+    training time); a training that fails is reported as a failed observation, not retried.
     """
-    keys = {step.key.to_user_string(): step for step in steps}
+    keys = {
+        step.key.to_user_string(): step for step in steps if isinstance(step, DeferredBriaAsset)
+    }
+    models = {
+        step.key.to_user_string(): step for step in steps if isinstance(step, TailoredModelAsset)
+    }
     submit_keys = [step.submit.key for step in steps]
     downstream_keys = [item if isinstance(item, dg.AssetKey) else item.key for item in downstream]
     tick_limits = limits or TickLimits(budget_s=default_tick_budget())
@@ -94,6 +105,7 @@ def build_bria_result_sensor(
                     asset_keys=list(keys),
                     owner=owner,
                     limits=tick_limits,
+                    training_keys=list(models),
                 )
                 return await collector.tick()
 
@@ -103,17 +115,16 @@ def build_bria_result_sensor(
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
+        for entry in report.trained:
+            key = dg.AssetKey.from_user_string(entry.asset_key)
+            runs.extend(_downstream_runs(entry, downstream_keys))
+            if _already_materialized(context.instance, key, entry):
+                kept.append(entry.id)
+                continue
+            events.append(model_materialization(context.instance, models[entry.asset_key], entry))
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
-            if downstream_keys:  # the run_key makes a repeat a no-op
-                runs.append(
-                    dg.RunRequest(
-                        run_key=f"bria:{entry.id}:{entry.forced_generation}",
-                        asset_selection=downstream_keys,
-                        partition_key=entry.partition_key,
-                        tags={"bria/after": entry.asset_key},
-                    )
-                )
+            runs.extend(_downstream_runs(entry, downstream_keys))
             if _already_materialized(context.instance, key, entry):
                 # A tick whose events Dagster kept but whose cursor it lost: report nothing again.
                 kept.append(entry.id)
@@ -151,9 +162,8 @@ def build_bria_result_sensor(
             )
         if kept:
             ledger.mark_reported(kept)
-        cursor = json.dumps(
-            {"reporting": [entry.id for entry, _ in report.reports if entry.id not in kept]}
-        )
+        reported = [*report.trained, *(entry for entry, _ in report.reports)]
+        cursor = json.dumps({"reporting": [e.id for e in reported if e.id not in kept]})
         return dg.SensorResult(
             asset_events=events,
             run_requests=runs,
@@ -162,6 +172,21 @@ def build_bria_result_sensor(
         )
 
     return _sensor
+
+
+def _downstream_runs(entry: LedgerEntry, downstream: list[dg.AssetKey]) -> list[dg.RunRequest]:
+    """The run of the ``downstream`` assets for the entry's partition (its run_key makes a
+    repeat a no-op)."""
+    if not downstream:
+        return []
+    return [
+        dg.RunRequest(
+            run_key=f"bria:{entry.id}:{entry.forced_generation}",
+            asset_selection=downstream,
+            partition_key=entry.partition_key,
+            tags={"bria/after": entry.asset_key},
+        )
+    ]
 
 
 def _reporting(cursor: str | None) -> list[int]:

@@ -73,6 +73,20 @@ def test_demo_materializes_every_asset_with_real_images(
                 record = instance.get_latest_asset_check_evaluation_record(key)
                 assert record is not None, key
                 assert record.status.value == "SUCCEEDED", (key, record.status)
+        # The tailored half: a model trained on the five brand images, and a visual made with it.
+        (model,) = instance.fetch_materializations(
+            dg.AssetKey("brand_style_model"), limit=5
+        ).records
+        trained = model.asset_materialization
+        assert trained is not None and model.event_log_entry.run_id == ""  # from the sensor
+        assert trained.metadata["bria/image_count"].value == 5
+        assert trained.metadata["bria/tailored_model_id"].value > 0
+        (visual,) = instance.fetch_materializations(dg.AssetKey("campaign_visual"), limit=5).records
+        assert visual.asset_materialization is not None
+        meta = visual.asset_materialization.metadata
+        assert meta["bria/endpoint"].value == "/v2/image/generate/tailored"
+    assert len([f for f in (images / "brand_images").rglob("*.png")]) == 5
+    assert len([f for f in (images / "campaign_visual").rglob("*.png")]) == 1
     cutouts = list((images / "cutout").rglob("*.png"))
     with Image.open(cutouts[0]) as cut:
         assert cut.mode == "RGBA" and cut.getchannel("A").getextrema()[0] < 255

@@ -7,7 +7,10 @@ passing checks, and the sensor and schedule; the daemon ticks the result sensor,
 materializes a new SKU's photo and launches the rest of the chain.
 
 The README's screenshots come from this run: `BRIA_UI_SCREENSHOTS=docs/images pytest
-tests/ui/test_demo_ui.py` writes `asset-graph.png` and `materialization.png` there.
+tests/ui/test_demo_ui.py` writes `asset-graph.png`, `materialization.png`, `tailored-model.png`
+and `tailored-materialization.png` there. The tailored half of the demo (brand images, the
+trained style model, the campaign visual) is in the graph, and its model and generation show
+their previews.
 """
 
 from __future__ import annotations
@@ -55,14 +58,23 @@ GROUPS = {
     "ad": "marketing",
 }
 ASSETS = tuple(GROUPS)
+BRAND_GROUPS = {
+    "brand_images": "brand",
+    "brand_style_model_training": "brand",
+    "brand_style_model": "brand",
+    "campaign_visual": "brand",
+}
+"""The tailored half (``bria_dagster/demo/brand.py``): unpartitioned."""
+BRAND_ASSETS = tuple(BRAND_GROUPS)
 CHAIN = ASSETS[1:]
 """The assets that store images, each with the image checks that apply to it."""
 DEMO_SKUS = ("SKU-1001", "SKU-1002")
 SHOWN_SKU = DEMO_SKUS[0]
 DAEMON_SKU = "SKU-1004"
 
-GRAPH_VIEWPORT = (1680, 760)
-"""Wide enough for the UI to draw all seven nodes in full (it draws names only below 60 %)."""
+GRAPH_VIEWPORT = (1680, 980)
+"""Wide enough for the UI to draw all seven nodes of the catalog chain in full (it draws names
+only below 60 %), and tall enough for the brand chain below it."""
 PAGE_VIEWPORT = (1400, 900)
 MAX_PNG_BYTES = 400_000
 SCREENSHOTS_ENV = "BRIA_UI_SCREENSHOTS"
@@ -136,10 +148,10 @@ def test_the_demo_ran_on_the_local_emulator(demo: Demo):
 def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: Path):
     with chromium_page(*GRAPH_VIEWPORT) as page:
         collapse_navigation(page)
-        show_whole_asset_graph(page, demo.ui, ASSETS)
+        show_whole_asset_graph(page, demo.ui, (*ASSETS, *BRAND_ASSETS))
 
         nodes = page.locator(GRAPH_NODE)
-        for group in sorted(set(GROUPS.values())):
+        for group in sorted({*GROUPS.values(), *BRAND_GROUPS.values()}):
             assert nodes.get_by_text(group, exact=True).first.is_visible(), group
         for name in ASSETS:
             node = nodes.filter(has=page.get_by_text(name, exact=True)).first
@@ -150,6 +162,11 @@ def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: 
             if name in CHAIN:
                 count = len(DEMO_CHECKS[name])
                 assert f"{count} / {count} Passed" in text, f"{name}: {text}"
+        for name in BRAND_ASSETS:  # tailored training and generation, each materialized
+            node = nodes.filter(has=page.get_by_text(name, exact=True)).first
+            assert node.is_visible(), name
+            text = node.text_content() or ""
+            assert "Materialized" in text and "Never materialized" not in text, f"{name}: {text}"
         shot = screenshot(page, screenshot_dir, "asset-graph")
     _check_png(shot, GRAPH_VIEWPORT)
 
@@ -157,7 +174,10 @@ def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: 
         "/".join(node["assetKey"]["path"]): node
         for node in demo.ui.graphql(ASSETS_QUERY)["assetNodes"]
     }
-    assert {name: node["groupName"] for name, node in shown.items()} == GROUPS
+    assert {name: node["groupName"] for name, node in shown.items()} == {
+        **GROUPS,
+        **BRAND_GROUPS,
+    }
     assert all(node["description"] and node["kinds"] == ["bria"] for node in shown.values())
 
 
@@ -200,6 +220,30 @@ def test_packshot_materialization_shows_its_preview_and_checks(demo: Demo, scree
         assert page.get_by_text("Passed", exact=True).first.is_visible()
 
 
+def test_tailored_model_and_its_generation_show_their_previews(demo: Demo, screenshot_dir: Path):
+    with chromium_page(*PAGE_VIEWPORT) as page:
+        collapse_navigation(page)
+        # The trained model (materialized by the sensor): its training images and its ids.
+        images = show_preview_images(page, demo.ui, "brand_style_model")
+        assert len(images) == 5, images
+        body = page.locator("body").inner_text()
+        for entry in ("bria/tailored_model_id", "bria/tailored_dataset_id", "bria/image_count"):
+            assert entry in body, entry
+        page.keyboard.press("Escape")  # the screenshot shows the ids and the training time
+        page.locator(DIALOG).wait_for(state="hidden")
+        shot = screenshot(page, screenshot_dir, "tailored-model")
+        _check_png(shot, PAGE_VIEWPORT)
+
+        # The campaign visual generated with it: the stored image, drawn.
+        (image,) = show_preview_images(page, demo.ui, "campaign_visual")
+        assert image.natural_width == 256 and image.natural_height > 0, image
+        body = page.locator("body").inner_text()
+        assert "/v2/image/generate/tailored" in body
+        assert "bria_images/campaign_visual/" in body
+        shot = screenshot(page, screenshot_dir, "tailored-materialization")
+        _check_png(shot, PAGE_VIEWPORT)
+
+
 def test_sensor_and_schedule_are_listed(demo: Demo):
     with chromium_page(*PAGE_VIEWPORT) as page:
         page.goto(demo.ui.url("/overview/automation"))
@@ -216,7 +260,7 @@ def test_sensor_and_schedule_are_listed(demo: Demo):
         s["name"]: (s["cronSchedule"], s["scheduleState"]["status"])
         for s in automation["schedulesOrError"]["results"]
     }
-    assert sensors == {"bria_results": "RUNNING"}
+    assert sensors == {"bria_results": "RUNNING", "bria_brand_results": "RUNNING"}
     assert schedules == {"nightly_refresh": ("0 2 * * *", "STOPPED")}
 
 
@@ -244,5 +288,12 @@ def test_daemon_ticks_the_result_sensor_and_runs_the_chain(demo: Demo) -> None:
             limit=1,
         ).records[0]
         assert photo.event_log_entry.run_id == ""  # a runless event from the sensor
-        runs = instance.get_runs(filters=dg.RunsFilter(tags={"bria/after": "product_photo"}))
-        assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        # The chain's last asset lands before its run ends (its checks, the run's end events).
+        after = dg.RunsFilter(tags={"bria/after": "product_photo"})
+        runs = instance.get_runs(filters=after)
+        while any(not r.is_finished for r in runs) and time.monotonic() < deadline + 60:
+            time.sleep(1)
+            runs = instance.get_runs(filters=after)
+        assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [
+            r.status for r in runs
+        ]

@@ -2,8 +2,9 @@
 
 projects → dataset → visual schema → images → complete dataset → model → start training →
 wait. Every step first looks for what an earlier, interrupted run already made (project,
-dataset and model by name; images by ``image_name``) and only does what is missing, so a rerun
-never duplicates objects or uploads.
+dataset and model by the id a :class:`~bria_dagster.client.types.tailored.CreationLog` recorded,
+else by name; images by ``image_name``) and only does what is missing, so a rerun never
+duplicates objects or uploads.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from urllib.parse import unquote, urlparse
 
 from bria_dagster.client.catalog.binding import api_call, build_request
 from bria_dagster.client.catalog.effects import Plan, Sleep
-from bria_dagster.client.errors import BriaInputError, JobFailedError, WaitTimeoutError
+from bria_dagster.client.errors import (
+    BriaAPIError,
+    BriaInputError,
+    JobFailedError,
+    WaitTimeoutError,
+)
 from bria_dagster.client.types import tailored as req
 from bria_dagster.client.types.fields import ImageValue
 from bria_dagster.client.types.responses import (
@@ -106,6 +112,44 @@ def _pick(objects: list[_Obj], attribute: str, value: Any) -> _Obj | None:
     return min(matches, key=lambda obj: obj.id) if matches else None
 
 
+def _find(
+    objects: list[_Obj],
+    log: req.CreationLog | None,
+    kind: req.CreationKind,
+    attribute: str,
+    value: Any,
+) -> _Obj | None:
+    """The object the log recorded for ``kind``, else the one named ``value``; a found one is
+    recorded (an earlier run may have made it and died before recording its id)."""
+    known = log.known(kind) if log is not None else None
+    found = _pick(objects, "id", known) if known is not None else None
+    found = found or _pick(objects, attribute, value)
+    if found is not None and log is not None:
+        log.after(kind, found.id, found.model_dump(mode="json"))
+    return found
+
+
+def _create(
+    log: req.CreationLog | None,
+    kind: req.CreationKind,
+    path: str,
+    payload: dict[str, Any],
+    summary: dict[str, Any] | None = None,
+    **path_args: Any,
+) -> Plan[Any]:
+    """POST ``payload`` to ``path``, recorded in ``log`` before it leaves and after it answers."""
+    if log is not None:
+        log.before(kind, summary if summary is not None else payload)
+    body = yield api_call("POST", path, json=payload, **path_args)
+    if log is not None:
+        answer = body if isinstance(body, dict) else {}
+        object_id = path_args.get("model_id", answer.get("id"))
+        if not isinstance(object_id, int):
+            raise BriaAPIError(f"unexpected answer to POST {path}: no integer 'id'")
+        log.after(kind, object_id, answer)
+    return body
+
+
 def _require_text(field: str, value: str) -> None:
     if not isinstance(value, str) or not value.strip():
         raise BriaInputError(field, "must be a non-blank string")
@@ -182,12 +226,15 @@ def train_model_plan(request: req.TrainModelRequest) -> Plan[TrainingOutcome]:
         images=[value for _, value in items[:SCHEMA_SAMPLE]],
         content_moderation=request.content_moderation,
     )
+    log = request.creation_log
     # 1. The project, found by name or created.
     projects = [Project.model_validate(p) for p in (yield api_call("GET", f"{_TG}/projects"))]
-    project = _pick(projects, "project_name", request.project_name)
+    project = _find(projects, log, "project", "project_name", request.project_name)
     if project is None:
-        body = yield api_call("POST", f"{_TG}/projects", json=project_request.to_payload())
-        project = Project.model_validate(body)
+        payload = project_request.to_payload()
+        project = Project.model_validate(
+            (yield from _create(log, "project", f"{_TG}/projects", payload))
+        )
     elif (project.ip_type, project.ip_medium) != (request.ip_type, request.ip_medium):
         raise BriaInputError(
             "project_name",
@@ -197,15 +244,11 @@ def train_model_plan(request: req.TrainModelRequest) -> Plan[TrainingOutcome]:
 
     # 2. The dataset, found by name in the project or created.
     body = yield api_call("GET", f"{_TG}/projects/{{project_id}}/datasets", project_id=project.id)
-    dataset = _pick([Dataset.model_validate(d) for d in body or []], "name", request.dataset_name)
+    datasets = [Dataset.model_validate(d) for d in body or []]
+    dataset = _find(datasets, log, "dataset", "name", request.dataset_name)
     if dataset is None:
-        created = yield api_call(
-            "POST",
-            f"{_TG}/datasets",
-            json=req.CreateDatasetRequest(
-                project_id=project.id, name=request.dataset_name
-            ).to_payload(),
-        )
+        new_dataset = req.CreateDatasetRequest(project_id=project.id, name=request.dataset_name)
+        created = yield from _create(log, "dataset", f"{_TG}/datasets", new_dataset.to_payload())
         dataset = Dataset.model_validate(created)
     elif dataset.upload_type == "advanced":
         raise BriaInputError("dataset_name", f"dataset {dataset.id} is an advanced (zip) dataset")
@@ -270,24 +313,26 @@ def train_model_plan(request: req.TrainModelRequest) -> Plan[TrainingOutcome]:
     # 6. The model, found by name (on this dataset) or created, and its training.
     body = yield api_call("GET", f"{_TG}/projects/{{project_id}}/models", project_id=project.id)
     models = [TailoredModel.model_validate(item) for item in body or []]
-    model = _pick([m for m in models if m.dataset_id == dataset.id], "name", request.model_name)
+    on_dataset = [m for m in models if m.dataset_id == dataset.id]
+    model = _find(on_dataset, log, "model", "name", request.model_name)
     if model is None:
-        created = yield api_call(
-            "POST",
-            f"{_TG}/models",
-            json=model_request.model_copy(update={"dataset_id": dataset.id}).to_payload(),
-        )
+        payload = model_request.model_copy(update={"dataset_id": dataset.id}).to_payload()
+        created = yield from _create(log, "model", f"{_TG}/models", payload)
         model = TailoredModel.model_validate(created)
     if model.status in ("Failed", "Stopped"):
         raise TrainingFailedError(model)
     if model.status == "Created":
-        started = yield api_call(
-            "POST",
+        started = yield from _create(
+            log,
+            "training",
             f"{_TG}/models/{{model_id}}/start_training",
-            json=training.to_payload(),
+            training.to_payload(),
+            {"model_id": model.id, "dataset_id": dataset.id, "project_id": project.id},
             model_id=model.id,
         )
         model = TailoredModel.model_validate(started)
+    elif log is not None:  # started by a run that died before recording it, or by hand
+        log.after("training", model.id, model.model_dump(mode="json"))
     if request.wait and model.status != "Completed":
         model = yield from wait_for_training(model.id, request.poll_interval, request.timeout)
     return TrainingOutcome(

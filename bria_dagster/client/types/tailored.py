@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, Protocol, Self, TypeAlias
 
 from pydantic import ConfigDict, Field, SkipValidation, StrictInt, model_validator
 
@@ -275,6 +275,32 @@ class StartTrainingRequest(BriaRequest):
 ImageSource: TypeAlias = str | os.PathLike[str] | Sequence[ImageValue] | Mapping[str, ImageValue]
 """Training images: a folder, a list of images or an ``{image_name: image}`` mapping."""
 
+CreationKind = Literal["project", "dataset", "model", "training"]
+"""The steps of ``train_model`` that create something at Bria (training: its start)."""
+
+
+class CreationLog(Protocol):
+    """A durable record of what ``train_model`` creates, consulted before each creating POST.
+
+    ``train_model`` asks :meth:`known` first (an id recorded by an earlier run wins over a
+    lookup by name), calls :meth:`before` right before the POST and :meth:`after` with the id
+    Bria answered, and also calls :meth:`after` for an object it found already made (by an
+    earlier run that died before recording it). The Dagster asset
+    :func:`~bria_dagster.assets.bria_tailored_model` records them in the ledger.
+    """
+
+    def known(self, kind: CreationKind) -> int | None:
+        """The id an earlier run recorded for this step, or None."""
+        ...
+
+    def before(self, kind: CreationKind, payload: Mapping[str, Any]) -> None:
+        """Record that the POST of ``kind`` is about to leave (``payload`` is a summary)."""
+        ...
+
+    def after(self, kind: CreationKind, object_id: int, body: Mapping[str, Any]) -> None:
+        """Record the id of the object ``kind`` made (or found made); ``body`` is Bria's."""
+        ...
+
 
 class TrainModelRequest(BriaRequest):
     """What ``client.tailored.train_model`` trains: not one wire body but the input of the
@@ -311,3 +337,6 @@ class TrainModelRequest(BriaRequest):
     """Seconds between training polls."""
     timeout: float | None = None
     """Give up waiting (WaitTimeoutError) after this many seconds."""
+    creation_log: SkipValidation[CreationLog | None] = None
+    """Records each creating step before and after its POST, and names what earlier runs
+    made (see :class:`CreationLog`); None: found by name only."""
