@@ -207,6 +207,26 @@ def scope_usage(conn: sa.Connection, caps: SpendCaps, now: float) -> list[CapUse
 GROUPS = ("day", "asset", "run")
 
 
+def billed(
+    conn: sa.Connection,
+    *,
+    asset_key: str | None = None,
+    run_id: str | None = None,
+    entry_id: int | None = None,
+) -> int:
+    """How many billed POSTs match every filter given (all of them with none)."""
+    where = [
+        column == value
+        for column, value in (
+            (_S.c.asset_key, asset_key),
+            (_S.c.run_id, run_id),
+            (_S.c.entry_id, entry_id),
+        )
+        if value is not None
+    ]
+    return int(conn.execute(sa.select(sa.func.count()).select_from(_S).where(*where)).scalar_one())
+
+
 def spend_by(
     conn: sa.Connection, group: str, *, since: float, scope: str | None = None
 ) -> Sequence[tuple[str, int]]:

@@ -368,6 +368,17 @@ class Ledger:
         with self._read() as conn:
             return list(spend.spend_by(conn, group, since=since, scope=scope))
 
+    def billed(
+        self,
+        *,
+        asset_key: str | None = None,
+        run_id: str | None = None,
+        entry_id: int | None = None,
+    ) -> int:
+        """Billed POSTs (rows of ``bria_spend``) of an asset, a run and/or an entry."""
+        with self._read() as conn:
+            return spend.billed(conn, asset_key=asset_key, run_id=run_id, entry_id=entry_id)
+
     # -- reading ------------------------------------------------------------------------------
 
     def find(
@@ -621,9 +632,15 @@ class Ledger:
             )
 
     def mark_completed(
-        self, ref: EntryRef, result: Mapping[str, Any], result_url: str | None = None
+        self,
+        ref: EntryRef,
+        result: Mapping[str, Any],
+        result_url: str | None = None,
+        *,
+        poll_count: int | None = None,
     ) -> LedgerEntry:
-        """``pending`` (or ``failed``) → ``completed`` with Bria's ``result`` object.
+        """``pending`` (or ``failed``) → ``completed`` with Bria's ``result`` object
+        (``poll_count``: the polls made, counting the one that saw it finish).
 
         ``ref`` is the entry id (int) or its request_id (str, e.g. from a webhook). Idempotent:
         on a ``completed``, ``stored`` or ``abandoned`` entry it changes nothing (a duplicate
@@ -648,6 +665,7 @@ class Ledger:
                     "result_url": result_url,
                     "completed_at": now,
                     "next_poll_at": None,
+                    **({} if poll_count is None else {"poll_count": poll_count}),
                     "error_code": None,
                     "error_message": None,
                     "retryable": False,

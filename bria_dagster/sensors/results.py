@@ -5,18 +5,25 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
 from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
-from bria_dagster.assets.metadata import materialization_metadata
+from bria_dagster.assets.metadata import deferred_result_usage, materialization_metadata
+from bria_dagster.client.errors import BriaInputError
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.owners import (
+    BACKFILL_ID_TAG,
+    BRIA_BACKFILL_TAG,
+    PRIORITY_TAG,
+    SubmitRuns,
+)
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
 DEFAULT_GRPC_TIMEOUT_S = 60.0
@@ -42,12 +49,15 @@ def build_bria_result_sensor(
     downstream: Sequence[dg.AssetsDefinition | dg.AssetKey] = (),
     minimum_interval_seconds: int = 30,
     limits: TickLimits | None = None,
-    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    run_tags: Mapping[str, str] | None = None,
+    run_priority: int | None = None,
     bria_key: str = "bria",
     storage_key: str = "bria_storage",
     ledger_key: str = "bria_ledger",
 ) -> dg.SensorDefinition:
-    """A sensor that collects the results of deferred ``steps``.
+    """A sensor that collects the results of deferred ``steps``; RUNNING by default (a stopped
+    one collects nothing, and runs waiting on results wait until they time out).
 
     Each tick claims the due pending requests (oldest first, at most ``limits.max_polls``),
     polls them within the client's status budget, stores finished results (write-once, same
@@ -56,7 +66,17 @@ def build_bria_result_sensor(
     budget and says in its log how much is left. Jobs that end in ERROR/UNKNOWN are resubmitted
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
-    Bria's message. ``downstream`` assets get a run for each partition that lands.
+    Bria's message. ``downstream`` assets get a run for each partition that lands; an asset
+    with an ``automation_condition`` is refused there (the automation daemon already runs it
+    when the result lands, so it would run twice).
+
+    A result that a run waits for is left to that run: the request's submit run selected the
+    result asset too, or belongs to a backfill (in progress) that targets it. The sensor then
+    stores the result and the run materializes it; the backfill runs what comes after. Runs the
+    sensor asks for (downstream steps, resubmissions) carry ``run_tags``, ``run_priority`` (the
+    ``dagster/priority`` tag: higher leaves the run queue first) and the backfill tags of the
+    submit run they follow (``dagster/backfill`` on a resubmission, so the backfill waits for
+    it; ``bria/backfill`` on a downstream run).
 
     Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
     that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
@@ -64,9 +84,12 @@ def build_bria_result_sensor(
     """
     keys = {step.key.to_user_string(): step for step in steps}
     submit_keys = [step.submit.key for step in steps]
-    downstream_keys = [item if isinstance(item, dg.AssetKey) else item.key for item in downstream]
+    downstream_keys = [_downstream_key(item) for item in downstream]
     tick_limits = limits or TickLimits(budget_s=default_tick_budget())
     owner = f"{name}@{socket.gethostname()}:{os.getpid()}"
+    base_tags = dict(run_tags or {})
+    if run_priority is not None:
+        base_tags[PRIORITY_TAG] = str(run_priority)
 
     @dg.sensor(
         name=name,
@@ -103,15 +126,24 @@ def build_bria_result_sensor(
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
+        submit_runs = SubmitRuns(context.instance)
+        owned: list[int] = []
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
+            if submit_runs.owns(entry, key):
+                owned.append(entry.id)  # a run waits for this result and materializes it
+                continue
             if downstream_keys:  # the run_key makes a repeat a no-op
                 runs.append(
                     dg.RunRequest(
                         run_key=f"bria:{entry.id}:{entry.forced_generation}",
                         asset_selection=downstream_keys,
                         partition_key=entry.partition_key,
-                        tags={"bria/after": entry.asset_key},
+                        tags={
+                            **base_tags,
+                            **submit_runs.backfill_tags(entry, BRIA_BACKFILL_TAG),
+                            "bria/after": entry.asset_key,
+                        },
                     )
                 )
             if _already_materialized(context.instance, key, entry):
@@ -119,7 +151,8 @@ def build_bria_result_sensor(
                 kept.append(entry.id)
                 continue
             verified = verify_stored(store, [record])
-            metadata = materialization_metadata([record], verified.previews, None)
+            usage = deferred_result_usage([(entry, ledger.billed(entry_id=entry.id))])
+            metadata = materialization_metadata([record], verified.previews, usage)
             metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
             events.append(
                 dg.AssetMaterialization(
@@ -146,13 +179,23 @@ def build_bria_result_sensor(
                     run_key=f"bria-retry:{entry.id}:{entry.attempts}",
                     asset_selection=[step.submit.key],
                     partition_key=entry.partition_key,
-                    tags={"bria/retry_of": str(entry.id)},
+                    tags={
+                        **base_tags,
+                        **submit_runs.backfill_tags(entry, BACKFILL_ID_TAG),
+                        "bria/retry_of": str(entry.id),
+                    },
                 )
             )
         if kept:
             ledger.mark_reported(kept)
         cursor = json.dumps(
-            {"reporting": [entry.id for entry, _ in report.reports if entry.id not in kept]}
+            {
+                "reporting": [
+                    entry.id
+                    for entry, _ in report.reports
+                    if entry.id not in kept and entry.id not in owned
+                ]
+            }
         )
         return dg.SensorResult(
             asset_events=events,
@@ -162,6 +205,20 @@ def build_bria_result_sensor(
         )
 
     return _sensor
+
+
+def _downstream_key(item: dg.AssetsDefinition | dg.AssetKey) -> dg.AssetKey:
+    if isinstance(item, dg.AssetKey):
+        return item
+    condition = item.automation_conditions_by_key.get(item.key)
+    if condition is not None:
+        raise BriaInputError(
+            "downstream",
+            f"{item.key.to_user_string()} has an automation_condition: the automation daemon "
+            "runs it when a result lands, so a sensor run would run it a second time; leave it "
+            "out of downstream",
+        )
+    return item.key
 
 
 def _reporting(cursor: str | None) -> list[int]:
