@@ -1,10 +1,14 @@
-"""``bria_deferred_asset``: a step that submits and ends; the result sensor materializes it.
+"""``bria_deferred_asset``: a step that submits and ends; the result sensor collects it.
 
-The factory makes two assets. ``<name>_requests`` is executed by runs: it plans and submits the
-requests (through the ledger, as inline steps do) and materializes the request ids. ``<name>``
-is the result, with the same storage layout and metadata as an inline step; it is not executed
-by runs but materialized by :func:`~bria_dagster.sensors.build_bria_result_sensor` when Bria
-finishes. Its checks are reported with it, and can be re-run from the UI.
+The factory makes two assets. ``<name>_requests`` plans and submits the requests (through the
+ledger, as inline steps do) and materializes the request ids. ``<name>`` is the result, with the
+same storage layout, metadata and checks as an inline step. The result sensor
+(:func:`~bria_dagster.sensors.build_bria_result_sensor`) polls and stores every result. It
+reports the result as a runless materialization, unless a run waits for it: a run that selects
+``<name>`` (a backfill of the chain, or one run of both assets) reads the ledger until the sensor
+has stored its partitions' results, then materializes them, with no Bria call. That is how a
+backfill spans the wait: Dagster counts only its own runs' materializations, and it runs the
+steps after the result itself (see :mod:`bria_dagster.sensors.owners`).
 """
 
 import logging

@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from bria_dagster.assets import bria_asset
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
@@ -66,8 +67,10 @@ def _reported(ticks: Sequence[Any]) -> list[dg.AssetMaterialization]:
     ]
 
 
-def _submit(photo: DeferredBriaAsset, instance: Any, resources: Any, sku: str) -> Any:
-    done = dg.materialize([photo.submit], instance=instance, resources=resources, partition_key=sku)
+def _submit(photo: DeferredBriaAsset, instance: Any, resources: Any, sku: str, **tags: str) -> Any:
+    done = dg.materialize(
+        [photo.submit], instance=instance, resources=resources, partition_key=sku, tags=tags
+    )
     assert done.success
     (event,) = done.asset_materializations_for_node(photo.submit.key.path[-1])
     return event
@@ -123,7 +126,9 @@ def test_sensor_runs_carry_tags_and_priority_and_every_event_its_cost(
     )
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     sku = SKUS[0]
-    submitted = _submit(photo, instance, resources, sku)
+    # Submitted by a run of a backfill that does not target the result (here: no such
+    # backfill): the sensor reports the result, and tags the downstream run with the backfill.
+    submitted = _submit(photo, instance, resources, sku, **{BACKFILL_ID_TAG: "bf-1"})
     assert submitted.metadata["bria/billed_jobs"].value == 1
     assert submitted.metadata["bria/api_calls"].value >= 1
     assert submitted.metadata["bria/rate_limited"].value == 0
@@ -141,6 +146,7 @@ def test_sensor_runs_carry_tags_and_priority_and_every_event_its_cost(
     assert request.tags["team"] == "catalog"
     assert request.tags["dagster/priority"] == "3"
     assert request.tags["bria/after"] == "product_photo"
+    assert request.tags["bria/backfill"] == "bf-1" and BACKFILL_ID_TAG not in request.tags
 
     done = dg.materialize([cutout], instance=instance, resources=resources, partition_key=sku)
     assert done.success
