@@ -168,8 +168,8 @@ def bria_deferred_asset(
             raise step_failure(submit_key.to_user_string(), errors, 0)
         live = [item for item in entries if isinstance(item, LedgerEntry)]
         usage = usage_delta(before, step.client.usage())
-        usage["billed_jobs"] = step.ledger.billed(
-            asset_key=result_key.to_user_string(), run_id=context.run.run_id
+        usage["billed_jobs"] = step.ledger.billed_in_run(
+            result_key.to_user_string(), context.run.run_id
         )
         metadata = _submit_metadata(live, context.run.run_id) | cost_metadata(usage)
         return dg.MaterializeResult(metadata=metadata)
@@ -218,7 +218,8 @@ def bria_deferred_asset(
             ]
         records = [record_of_stored(store, entry) for entry in entries]
         verified = verify_stored(store, records)
-        usage = deferred_result_usage([(e, ledger.billed(entry_id=e.id)) for e in entries])
+        billed = ledger.billed_per_entry([entry.id for entry in entries])
+        usage = deferred_result_usage([(entry, billed.get(entry.id, 0)) for entry in entries])
         yield dg.MaterializeResult(
             asset_key=result_key,
             metadata=materialization_metadata(records, verified.previews, usage),
@@ -269,10 +270,13 @@ def wait_for_stored(
         if marker != seen:
             seen, changed_at = marker, now
         elif now - changed_at > timeout_s:
+            last = f" after attempt {entry.attempts}: {entry.error_message}"
             raise dg.Failure(
                 f"{where}: request {entry.request_id} unchanged for {timeout_s:.0f} s "
-                f"(BriaResource.wait_timeout_s) in state {entry.state}; is the result sensor "
-                "running?",
+                f"(BriaResource.wait_timeout_s) in state {entry.state}"
+                f"{last if entry.state is EntryState.FAILED else ''}; is the result sensor "
+                "running (and resubmitting)? See `bria-ledger attention`.",
+                metadata={"ledger_id": entry.id, "request_id": entry.request_id or ""},
                 allow_retries=False,
             )
         if not logged:

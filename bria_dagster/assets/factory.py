@@ -126,8 +126,8 @@ def bria_asset(
                 lambda runner: runner.run(jobs), key, context, config, stop=stop, caps=caps
             )
             usage = usage_delta(before, step.client.usage())
-            usage["billed_jobs"] = step.ledger.billed(
-                asset_key=key.to_user_string(), run_id=context.run.run_id
+            usage["billed_jobs"] = step.ledger.billed_in_run(
+                key.to_user_string(), context.run.run_id
             )
             store = step.store
             if outcome.errors:

@@ -207,24 +207,23 @@ def scope_usage(conn: sa.Connection, caps: SpendCaps, now: float) -> list[CapUse
 GROUPS = ("day", "asset", "run")
 
 
-def billed(
-    conn: sa.Connection,
-    *,
-    asset_key: str | None = None,
-    run_id: str | None = None,
-    entry_id: int | None = None,
-) -> int:
-    """How many billed POSTs match every filter given (all of them with none)."""
-    where = [
-        column == value
-        for column, value in (
-            (_S.c.asset_key, asset_key),
-            (_S.c.run_id, run_id),
-            (_S.c.entry_id, entry_id),
-        )
-        if value is not None
-    ]
-    return int(conn.execute(sa.select(sa.func.count()).select_from(_S).where(*where)).scalar_one())
+def billed_per_entry(conn: sa.Connection, entry_ids: Sequence[int]) -> dict[int, int]:
+    """Billed POSTs of each of ``entry_ids`` (all attempts); entries with none are left out."""
+    found: dict[int, int] = {}
+    for start in range(0, len(entry_ids), 500):
+        rows = conn.execute(
+            sa.select(_S.c.entry_id, sa.func.count())
+            .where(_S.c.entry_id.in_(entry_ids[start : start + 500]))
+            .group_by(_S.c.entry_id)
+        ).all()
+        found.update({int(entry_id): int(n) for entry_id, n in rows})
+    return found
+
+
+def billed_in_run(conn: sa.Connection, asset_key: str, run_id: str) -> int:
+    """Billed POSTs of ``asset_key`` in ``run_id``."""
+    where = sa.and_(_S.c.asset_key == asset_key, _S.c.run_id == run_id)
+    return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
 
 
 def spend_by(

@@ -368,16 +368,16 @@ class Ledger:
         with self._read() as conn:
             return list(spend.spend_by(conn, group, since=since, scope=scope))
 
-    def billed(
-        self,
-        *,
-        asset_key: str | None = None,
-        run_id: str | None = None,
-        entry_id: int | None = None,
-    ) -> int:
-        """Billed POSTs (rows of ``bria_spend``) of an asset, a run and/or an entry."""
+    def billed_per_entry(self, entry_ids: Iterable[int]) -> dict[int, int]:
+        """Billed POSTs (rows of ``bria_spend``) of each entry, all attempts; 0 is left out."""
+        ids = sorted({check.entry_id(i, "entry_ids") for i in entry_ids})
         with self._read() as conn:
-            return spend.billed(conn, asset_key=asset_key, run_id=run_id, entry_id=entry_id)
+            return spend.billed_per_entry(conn, ids)
+
+    def billed_in_run(self, asset_key: str, run_id: str) -> int:
+        """Billed POSTs of ``asset_key`` in Dagster run ``run_id``."""
+        with self._read() as conn:
+            return spend.billed_in_run(conn, asset_key, run_id)
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster._core.execution.backfill import BulkActionStatus
-from dagster._core.storage.tags import BACKFILL_ID_TAG, PRIORITY_TAG
+from dagster._core.storage.tags import BACKFILL_ID_TAG, BACKFILL_TAGS, PRIORITY_TAG
 
 from bria_dagster.ledger import LedgerEntry
 
@@ -19,7 +19,7 @@ BRIA_BACKFILL_TAG = "bria/backfill"
 """On a downstream run the result sensor launched: the backfill its request's submit run
 belonged to (filter the Runs page by it)."""
 
-__all__ = ["BACKFILL_ID_TAG", "BRIA_BACKFILL_TAG", "PRIORITY_TAG", "SubmitRuns"]
+__all__ = ["BRIA_BACKFILL_TAG", "PRIORITY_TAG", "SubmitRuns"]
 
 
 class SubmitRuns:
@@ -51,11 +51,21 @@ class SubmitRuns:
         in_progress, targets = self._backfill(backfill_id)
         return in_progress and result_key in targets
 
-    def backfill_tags(self, entry: LedgerEntry, tag: str) -> dict[str, str]:
-        """``{tag: backfill id}`` when ``entry``'s submit run belongs to a backfill, else {}."""
+    def backfill_tags(self, entry: LedgerEntry) -> dict[str, str]:
+        """The backfill tags a resubmission of ``entry`` carries: those of its submit run while
+        that backfill is in progress (as Dagster's own run retries do), so the backfill waits
+        for it; none otherwise."""
         run = self.run_of(entry)
         backfill_id = run.tags.get(BACKFILL_ID_TAG) if run is not None else None
-        return {tag: backfill_id} if backfill_id else {}
+        if run is None or backfill_id is None or not self._backfill(backfill_id)[0]:
+            return {}
+        return {tag: run.tags[tag] for tag in BACKFILL_TAGS if tag in run.tags}
+
+    def backfill_label(self, entry: LedgerEntry) -> dict[str, str]:
+        """``{"bria/backfill": id}`` when ``entry``'s submit run belongs to a backfill."""
+        run = self.run_of(entry)
+        backfill_id = run.tags.get(BACKFILL_ID_TAG) if run is not None else None
+        return {BRIA_BACKFILL_TAG: backfill_id} if backfill_id else {}
 
     def _planned(self, run: dg.DagsterRun) -> frozenset[dg.AssetKey]:
         # A run of every asset of its job has no asset_selection; its plan names them.

@@ -18,12 +18,7 @@ from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
-from bria_dagster.sensors.owners import (
-    BACKFILL_ID_TAG,
-    BRIA_BACKFILL_TAG,
-    PRIORITY_TAG,
-    SubmitRuns,
-)
+from bria_dagster.sensors.owners import PRIORITY_TAG, SubmitRuns
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
 DEFAULT_GRPC_TIMEOUT_S = 60.0
@@ -70,13 +65,15 @@ def build_bria_result_sensor(
     with an ``automation_condition`` is refused there (the automation daemon already runs it
     when the result lands, so it would run twice).
 
-    A result that a run waits for is left to that run: the request's submit run selected the
+    A result that a run waits for is handed to that run: the request's submit run selected the
     result asset too, or belongs to a backfill (in progress) that targets it. The sensor then
-    stores the result and the run materializes it; the backfill runs what comes after. Runs the
+    stores the result, flags it reported without an event, and the run materializes it; the
+    backfill runs what comes after. Runs the
     sensor asks for (downstream steps, resubmissions) carry ``run_tags``, ``run_priority`` (the
     ``dagster/priority`` tag: higher leaves the run queue first) and the backfill tags of the
-    submit run they follow (``dagster/backfill`` on a resubmission, so the backfill waits for
-    it; ``bria/backfill`` on a downstream run).
+    submit run they follow (on a resubmission, ``dagster/backfill`` and the like while that
+    backfill is in progress, so it waits for the new attempt; ``bria/backfill`` on a downstream
+    run).
 
     Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
     that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
@@ -127,11 +124,13 @@ def build_bria_result_sensor(
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
         submit_runs = SubmitRuns(context.instance)
-        owned: list[int] = []
+        billed = ledger.billed_per_entry([entry.id for entry, _ in report.reports])
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
             if submit_runs.owns(entry, key):
-                owned.append(entry.id)  # a run waits for this result and materializes it
+                # A run waits for this result and materializes it: handed over (flagged
+                # reported, so it takes no report slot of later ticks).
+                kept.append(entry.id)
                 continue
             if downstream_keys:  # the run_key makes a repeat a no-op
                 runs.append(
@@ -141,7 +140,7 @@ def build_bria_result_sensor(
                         partition_key=entry.partition_key,
                         tags={
                             **base_tags,
-                            **submit_runs.backfill_tags(entry, BRIA_BACKFILL_TAG),
+                            **submit_runs.backfill_label(entry),
                             "bria/after": entry.asset_key,
                         },
                     )
@@ -151,7 +150,7 @@ def build_bria_result_sensor(
                 kept.append(entry.id)
                 continue
             verified = verify_stored(store, [record])
-            usage = deferred_result_usage([(entry, ledger.billed(entry_id=entry.id))])
+            usage = deferred_result_usage([(entry, billed.get(entry.id, 0))])
             metadata = materialization_metadata([record], verified.previews, usage)
             metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
             events.append(
@@ -181,7 +180,7 @@ def build_bria_result_sensor(
                     partition_key=entry.partition_key,
                     tags={
                         **base_tags,
-                        **submit_runs.backfill_tags(entry, BACKFILL_ID_TAG),
+                        **submit_runs.backfill_tags(entry),
                         "bria/retry_of": str(entry.id),
                     },
                 )
@@ -189,13 +188,7 @@ def build_bria_result_sensor(
         if kept:
             ledger.mark_reported(kept)
         cursor = json.dumps(
-            {
-                "reporting": [
-                    entry.id
-                    for entry, _ in report.reports
-                    if entry.id not in kept and entry.id not in owned
-                ]
-            }
+            {"reporting": [entry.id for entry, _ in report.reports if entry.id not in kept]}
         )
         return dg.SensorResult(
             asset_events=events,

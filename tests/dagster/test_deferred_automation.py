@@ -16,6 +16,7 @@ from bria_dagster.assets import bria_asset
 from bria_dagster.assets.deferred import DeferredBriaAsset, bria_deferred_asset
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.types.editing import RemoveBackgroundRequest
+from bria_dagster.resources import BriaResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from tests.dagster.graph import SKUS, product_prompt, products
 
@@ -215,3 +216,24 @@ def test_a_result_run_without_a_submitted_request_fails_at_once(
     (failure,) = [e for e in done.all_events if e.is_step_failure]
     message = failure.step_failure_data.error.message
     assert "no request was submitted" in message and "product_photo_requests" in message
+
+
+def test_a_result_run_fails_when_nothing_collects_its_result(
+    instance: dg.DagsterInstance, resources: dict[str, Any], bria_fields: dict[str, Any]
+) -> None:
+    """No sensor runs: the request stays pending, and the run gives up after
+    ``wait_timeout_s`` without a change, saying what to look at."""
+    resources = {**resources, "bria": BriaResource(**{**bria_fields, "wait_timeout_s": 1.0})}
+    photo = _photo()
+    done = dg.materialize(
+        [photo.submit, photo.result],
+        instance=instance,
+        resources=resources,
+        partition_key=SKUS[0],
+        raise_on_error=False,
+    )
+    assert not done.success
+    (failure,) = [e for e in done.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "unchanged for 1 s" in message and "result sensor" in message
+    assert not instance.fetch_materializations(photo.key, limit=1).records

@@ -4,7 +4,8 @@ as processes of their own, Bria emulated on 127.0.0.1):
 - a backfill of the whole chain (submit, result, cut-out, square) launched as the UI does ends
   COMPLETED_SUCCESS only after the results landed and the steps after them ran: every asset is
   materialized once per partition, the result asset by a run of the backfill (not a runless
-  event outside it), and each request is paid once;
+  event outside it); a job that ends in ERROR is resubmitted by a run of the backfill, which
+  waits for it;
 - a cut-out with ``AutomationCondition.eager()`` after a deferred step runs once per partition
   when the result sensor reports its results.
 """
@@ -22,6 +23,7 @@ from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+from bria_dagster.emulator.faults import FaultRule
 from tests.distributed.topology import (
     Topology,
     launch_backfill,
@@ -60,8 +62,21 @@ def test_backfill_of_a_deferred_chain_and_eager_automation(
     topology: Topology, emulator: EmulatorServer
 ) -> None:
     with dg.DagsterInstance.from_config(str(topology.home)) as instance:
+        # The first photo job ends in ERROR: the sensor resubmits it within the backfill.
+        emulator.state.configure(
+            faults=[
+                FaultRule(kind="job_error", on="submits", count=1, paths=("/v2/image/generate",))
+            ]
+        )
         started = time.monotonic()
         backfill_id = launch_backfill(topology, CHAIN, SKUS)
+        topology.wait_for(
+            "the chain's photos submitted",
+            lambda: (
+                sum(partitions_materialized(instance, "photo_requests", SKUS).values()) >= len(SKUS)
+            ),
+            180,
+        )
         automated = launch_backfill(topology, ["auto_photo_requests"], SKUS)
 
         def ended() -> BulkActionStatus | None:
@@ -73,9 +88,14 @@ def test_backfill_of_a_deferred_chain_and_eager_automation(
         backfill_s = time.monotonic() - started
         assert status == BulkActionStatus.COMPLETED_SUCCESS, status
         # Everything had landed when the backfill ended, each once.
-        for asset in CHAIN:
+        for asset in CHAIN[1:]:
             counts = partitions_materialized(instance, asset, SKUS)
             assert counts == {sku: 1 for sku in SKUS}, (asset, counts)
+        # The submit step ran once more for the failed job, in a run of the backfill.
+        submits = partitions_materialized(instance, "photo_requests", SKUS)
+        assert sorted(submits.values()) == [1] * (len(SKUS) - 1) + [2], submits
+        retries = [run for run in instance.get_runs() if "bria/retry_of" in run.tags]
+        assert [run.tags.get(BACKFILL_ID_TAG) for run in retries] == [backfill_id]
         # The result asset was materialized by runs of the backfill.
         photos = instance.fetch_materializations(dg.AssetKey("photo"), limit=100).records
         run_ids = {record.run_id for record in photos}
@@ -102,7 +122,7 @@ def test_backfill_of_a_deferred_chain_and_eager_automation(
 
         stats = emulator.stats()
         assert stats.submits == {
-            "/v2/image/generate": 2 * len(SKUS),
+            "/v2/image/generate": 2 * len(SKUS) + 1,
             "/v2/image/edit/remove_background": 2 * len(SKUS),
             "/v2/image/edit/expand": len(SKUS),
         }, stats.submits
