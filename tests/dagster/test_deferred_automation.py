@@ -201,20 +201,21 @@ def test_a_run_selecting_the_result_waits_for_the_sensor_and_materializes_it_onc
     assert entry.reported
 
 
+def _failure(assets: list[Any], instance: Any, resources: Any, sku: str) -> str:
+    """The step failure message of a run of ``assets`` that must fail."""
+    done = dg.materialize(
+        assets, instance=instance, resources=resources, partition_key=sku, raise_on_error=False
+    )
+    assert not done.success
+    (failure,) = [e for e in done.all_events if e.is_step_failure]
+    return str(failure.step_failure_data.error.message)
+
+
 def test_a_result_run_without_a_submitted_request_fails_at_once(
     instance: dg.DagsterInstance, resources: dict[str, Any]
 ) -> None:
     photo = _photo()
-    done = dg.materialize(
-        [photo.result],
-        instance=instance,
-        resources=resources,
-        partition_key=SKUS[2],
-        raise_on_error=False,
-    )
-    assert not done.success
-    (failure,) = [e for e in done.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.message
+    message = _failure([photo.result], instance, resources, SKUS[2])
     assert "no request was submitted" in message and "product_photo_requests" in message
 
 
@@ -225,15 +226,6 @@ def test_a_result_run_fails_when_nothing_collects_its_result(
     ``wait_timeout_s`` without a change, saying what to look at."""
     resources = {**resources, "bria": BriaResource(**{**bria_fields, "wait_timeout_s": 1.0})}
     photo = _photo()
-    done = dg.materialize(
-        [photo.submit, photo.result],
-        instance=instance,
-        resources=resources,
-        partition_key=SKUS[0],
-        raise_on_error=False,
-    )
-    assert not done.success
-    (failure,) = [e for e in done.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.message
+    message = _failure([photo.submit, photo.result], instance, resources, SKUS[0])
     assert "unchanged for 1 s" in message and "result sensor" in message
     assert not instance.fetch_materializations(photo.key, limit=1).records
