@@ -58,7 +58,7 @@ class BriaStepOptions:
     """The Dagster concurrency pool of the step."""
     retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY
     backfill_policy: dg.BackfillPolicy | None = None
-    automation_condition: dg.AutomationCondition | None = None
+    automation_condition: dg.AutomationCondition[Any] | None = None
     """When Dagster's automation daemon materializes the step (on a deferred step: its submit
     asset; the result asset is materialized when Bria's results land)."""
     bria_key: str = "bria"
@@ -138,11 +138,12 @@ def takes_options(
     def decorate(
         factory: Factory[OptionsT, R],
     ) -> Callable[Concatenate[str, RequestSource, P], R]:
-        @functools.wraps(factory)
         def with_keywords(
-            name: str, request: RequestSource, *args: P.args, **kwargs: P.kwargs
+            name: str, request: RequestSource, /, *args: P.args, **kwargs: P.kwargs
         ) -> R:
             return factory(name, request, options(*args, **kwargs))
+
+        functools.update_wrapper(with_keywords, factory)
 
         head = list(inspect.signature(factory).parameters.values())[:2]
         keywords = [
@@ -162,8 +163,8 @@ def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstre
     if upstream is None:
         return []
     if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
-        return [upstream]  # type: ignore[list-item]
-    return list(upstream)  # type: ignore[arg-type]
+        return [upstream]
+    return list(upstream)
 
 
 def key_of(item: Upstream) -> dg.AssetKey:

@@ -71,9 +71,14 @@ def inspect_image(file: IO[bytes]) -> ImageFacts | None:
 
 def _has_real_alpha(image: Image.Image) -> bool:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        lowest, _ = image.convert("RGBA").getchannel("A").getextrema()
-        return bool(lowest < 255)
+        return _lowest_alpha(image.convert("RGBA")) < 255
     return False
+
+
+def _lowest_alpha(image: Image.Image) -> float:
+    lowest = image.getchannel("A").getextrema()[0]
+    assert not isinstance(lowest, tuple)  # one channel: (min, max)
+    return lowest
 
 
 def extension_for(facts: ImageFacts | None, content_type: str | None) -> tuple[str, str]:
@@ -101,7 +106,7 @@ def preview_data_uri(file: IO[bytes], max_side: int = PREVIEW_MAX_SIDE) -> str |
     finally:
         file.seek(0)
     out = io.BytesIO()
-    if thumb.getchannel("A").getextrema()[0] < 255:
+    if _lowest_alpha(thumb) < 255:
         thumb.save(out, "PNG", optimize=True)
         kind = "png"
     else:

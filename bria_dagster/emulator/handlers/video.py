@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bria_dagster.emulator.contract import OperationContext
 from bria_dagster.emulator.errors import ApiError
@@ -67,7 +67,7 @@ def _new_background(ctx: OperationContext, body: Body, frames: Frames) -> Frames
     except ApiError as error:  # Bria answers an unreachable background with 422
         raise ApiError(422, "Invalid background", error.details) from None
     cut = [draw.remove_background(frame) for frame in frames]
-    fitted = draw.ImageOps.fit(backdrop, cut[0].size).convert("RGBA")
+    fitted = ImageOps.fit(backdrop, cut[0].size).convert("RGBA")
     return [Image.alpha_composite(fitted, frame) for frame in cut]
 
 
