@@ -1,12 +1,18 @@
-"""``bria_deferred_asset``: a step that submits and ends; the result sensor materializes it.
+"""``bria_deferred_asset``: a step that submits and ends; the result sensor collects it.
 
-The factory makes two assets. ``<name>_requests`` is executed by runs: it plans and submits the
-requests (through the ledger, as inline steps do) and materializes the request ids. ``<name>``
-is the result, with the same storage layout and metadata as an inline step; it is not executed
-by runs but materialized by :func:`~bria_dagster.sensors.build_bria_result_sensor` when Bria
-finishes. Its checks are reported with it, and can be re-run from the UI.
+The factory makes two assets. ``<name>_requests`` plans and submits the requests (through the
+ledger, as inline steps do) and materializes the request ids. ``<name>`` is the result, with the
+same storage layout, metadata and checks as an inline step. The result sensor
+(:func:`~bria_dagster.sensors.build_bria_result_sensor`) polls and stores every result. It
+reports the result as a runless materialization, unless a run waits for it: a run that selects
+``<name>`` (a backfill of the chain, or one run of both assets) reads the ledger until the sensor
+has stored its partitions' results, then materializes them, with no Bria call. That is how a
+backfill spans the wait: Dagster counts only its own runs' materializations, and it runs the
+steps after the result itself (see :mod:`bria_dagster.sensors.owners`).
 """
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +20,13 @@ from typing import Any
 import dagster as dg
 
 from bria_dagster.assets import spend
-from bria_dagster.assets.checks import applicable_checks, check_specs, latest_checks
+from bria_dagster.assets.checks import (
+    applicable_checks,
+    check_specs,
+    evaluate,
+    latest_checks,
+    verify_stored,
+)
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import JobError
 from bria_dagster.assets.factory import (
@@ -24,25 +36,36 @@ from bria_dagster.assets.factory import (
     is_forced,
     plan_jobs,
 )
+from bria_dagster.assets.metadata import (
+    cost_metadata,
+    deferred_result_usage,
+    materialization_metadata,
+    usage_delta,
+)
 from bria_dagster.assets.options import BriaStepOptions, takes_options
-from bria_dagster.assets.plan import RequestBuilder
-from bria_dagster.assets.stopping import watching_run
+from bria_dagster.assets.plan import PlannedJob, RequestBuilder
+from bria_dagster.assets.preflight import checked_ledger, checked_store
+from bria_dagster.assets.stopping import RunStopWatch, watching_run
 from bria_dagster.client.types import BriaRequest
-from bria_dagster.ledger import EntryState, LedgerEntry
-from bria_dagster.resources import BriaStorageResource
+from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.results.storing import record_of_stored
 from bria_dagster.runtime import resource_of
 
 REQUESTS_SUFFIX = "_requests"
+RESULT_WAIT_POLL_S = 2.0
+"""How often a run materializing a result asset reads the ledger while it waits."""
+_ENDED = (EntryState.ABANDONED, EntryState.AMBIGUOUS)
 
 
 @dataclass(frozen=True)
 class DeferredBriaAsset:
-    """The two assets (and the checks) of a deferred step. Iterate it into ``Definitions``;
-    pass it as ``upstream`` to a later step (its images are the result asset's)."""
+    """The two assets of a deferred step. Iterate it into ``Definitions``; pass it as
+    ``upstream`` to a later step (its images are the result asset's)."""
 
     submit: dg.AssetsDefinition
-    result: dg.AssetSpec
-    checks: dg.AssetChecksDefinition
+    result: dg.AssetsDefinition
+    """The result asset, with the image checks."""
 
     @property
     def key(self) -> dg.AssetKey:
@@ -50,19 +73,23 @@ class DeferredBriaAsset:
         return self.result.key
 
     @property
+    def checks(self) -> dg.AssetsDefinition:
+        """The definition holding the result's image checks (the result asset's)."""
+        return self.result
+
+    @property
     def check_names(self) -> tuple[str, ...]:
         """The image checks the result asset has (those that apply to the step's operation)."""
-        return tuple(key.name for key in self.checks.check_keys)
+        return tuple(key.name for key in self.result.check_keys)
 
     @property
     def partitions_def(self) -> dg.PartitionsDefinition | None:
         """The partitions of both assets."""
         return self.result.partitions_def
 
-    def __iter__(self) -> Iterator[dg.AssetsDefinition | dg.AssetSpec]:
+    def __iter__(self) -> Iterator[dg.AssetsDefinition]:
         yield self.submit
         yield self.result
-        yield self.checks
 
 
 @takes_options(BriaStepOptions)
@@ -70,9 +97,14 @@ def bria_deferred_asset(
     name: str, request: RequestBuilder | BriaRequest, options: BriaStepOptions
 ) -> DeferredBriaAsset:
     """A deferred Bria step: the arguments of :func:`~bria_dagster.assets.bria_asset` but
-    ``automation_condition`` and ``checks`` (the fields of :class:`BriaStepOptions`), one
-    request per partition (fan out with partitions). Add
-    :func:`~bria_dagster.sensors.build_bria_result_sensor` to collect the results.
+    ``checks`` (the fields of :class:`BriaStepOptions`), one request per partition (fan out
+    with partitions). Add :func:`~bria_dagster.sensors.build_bria_result_sensor` to collect the
+    results. ``automation_condition`` applies to the submit asset.
+
+    The result asset is materialized in one of two ways (see :mod:`~bria_dagster.assets.deferred`):
+    by the sensor, as a runless event, when nothing else waits for the request; or by a run that
+    selects the result asset (a backfill of the chain, or a run of both assets), which waits on
+    the ledger without calling Bria until the sensor has stored the result.
 
     With ``BriaResource.webhook_url`` set, requests carry it and the sensor needs no status
     poll for a job whose webhook arrived (a poll remains the fallback for a lost delivery).
@@ -125,6 +157,7 @@ def bria_deferred_asset(
         )
         if caps is None:
             return None
+        before = step.client.usage()
         entries = step.run(
             lambda runner: runner.submit(jobs),
             result_key,
@@ -137,29 +170,123 @@ def bria_deferred_asset(
         if errors:
             raise step_failure(submit_key.to_user_string(), errors, 0)
         live = [item for item in entries if isinstance(item, LedgerEntry)]
-        return dg.MaterializeResult(metadata=_submit_metadata(live, context.run.run_id))
+        usage = usage_delta(before, step.client.usage())
+        usage["billed_jobs"] = step.ledger.billed_in_run(
+            result_key.to_user_string(), context.run.run_id
+        )
+        metadata = _submit_metadata(live, context.run.run_id) | cost_metadata(usage)
+        return dg.MaterializeResult(metadata=metadata)
 
-    result = dg.AssetSpec(
-        key=result_key,
-        deps=[submit_key],
-        metadata={"bria/mode": "deferred"},
-        **options.spec_arguments(
-            options.description
-            or f"Bria results of {name}, materialized by the result sensor as jobs finish."
-        ),
-    ).with_io_manager_key(options.io_manager_key)
+    checks = applicable_checks(request)
 
-    @dg.multi_asset_check(
-        specs=check_specs(result_key, applicable_checks(request)),
-        name=f"{'__'.join(result_key.path)}_image_checks",
-        required_resource_keys={storage_key},
+    @dg.multi_asset(
+        name=result_key.to_python_identifier(),
+        specs=[
+            options.image_spec(
+                result_key,
+                [submit_key],
+                f"Bria results of {name}: reported by the result sensor as jobs finish, or "
+                "materialized by a run (a backfill) once the sensor has stored them.",
+                metadata={"bria/mode": "deferred"},
+            )
+        ],
+        partitions_def=options.partitions_def,
+        backfill_policy=options.backfill_policy,
+        check_specs=check_specs(result_key, checks),
         can_subset=True,
+        required_resource_keys={options.bria_key, storage_key, options.ledger_key},
     )
-    def _checks(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        store = resource_of(context, storage_key, BriaStorageResource).get_store()
-        yield from latest_checks(context, result_key, store)
+    def _result(
+        context: dg.AssetExecutionContext,
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+        store = checked_store(resource_of(context, storage_key, BriaStorageResource))
+        if result_key not in context.selected_asset_keys:
+            # Only the checks were selected (re-run from the UI): check the latest images.
+            yield from latest_checks(context, result_key, store)
+            return
+        ledger = checked_ledger(resource_of(context, options.ledger_key, BriaLedgerResource))
+        bria = resource_of(context, options.bria_key, BriaResource)
+        jobs = plan_jobs(context, result_key, builder, options, store)
+        with watching_run(context, result_key.to_user_string()) as stop:
+            entries = [
+                wait_for_stored(
+                    ledger,
+                    result_key.to_user_string(),
+                    job,
+                    stop,
+                    timeout_s=bria.wait_timeout_s,
+                    log=context.log,
+                )
+                for job in jobs
+            ]
+        records = [record_of_stored(store, entry) for entry in entries]
+        verified = verify_stored(store, records)
+        billed = ledger.billed_per_entry([entry.id for entry in entries])
+        usage = deferred_result_usage([(entry, billed.get(entry.id, 0)) for entry in entries])
+        yield dg.MaterializeResult(
+            asset_key=result_key,
+            metadata=materialization_metadata(records, verified.previews, usage),
+            check_results=evaluate(records, verified, checks),
+        )
+        # After the event is stored: a crash in between leaves the entry to the sensor (reported
+        # twice at worst, never lost).
+        ledger.mark_reported([entry.id for entry in entries])
 
-    return DeferredBriaAsset(submit=_submit, result=result, checks=_checks)
+    return DeferredBriaAsset(submit=_submit, result=_result)
+
+
+def wait_for_stored(
+    ledger: Ledger,
+    asset_key: str,
+    job: PlannedJob,
+    stop: RunStopWatch,
+    *,
+    timeout_s: float,
+    log: logging.Logger | Any,
+) -> LedgerEntry:
+    """The ledger entry of ``job`` once the result sensor has stored its result. Reads the
+    ledger every :data:`RESULT_WAIT_POLL_S` (no Bria call); fails, without retry, when the
+    request was never submitted, ended for good, or has not changed for ``timeout_s``."""
+    where = f"{asset_key} [{job.label}]"
+    seen: tuple[object, ...] | None = None
+    changed_at = time.monotonic()
+    logged = False
+    while True:
+        entry = ledger.latest(asset_key, job.partition_key, job.payload_hash)
+        if entry is None:
+            raise dg.Failure(
+                f"{where}: no request was submitted; materialize {asset_key}{REQUESTS_SUFFIX} "
+                "first (or with it)",
+                allow_retries=False,
+            )
+        if entry.state is EntryState.STORED:
+            return entry
+        if entry.state in _ENDED or (entry.state is EntryState.FAILED and not entry.retryable):
+            raise dg.Failure(
+                f"{where}: request {entry.request_id} (ledger id {entry.id}) is {entry.state}: "
+                f"{entry.error_message or 'see `bria-ledger attention`'}",
+                metadata={"ledger_id": entry.id, "request_id": entry.request_id or ""},
+                allow_retries=False,
+            )
+        marker = (entry.state, entry.attempts, entry.poll_count, entry.updated_at)
+        now = time.monotonic()
+        if marker != seen:
+            seen, changed_at = marker, now
+        elif now - changed_at > timeout_s:
+            last = f" after attempt {entry.attempts}: {entry.error_message}"
+            raise dg.Failure(
+                f"{where}: request {entry.request_id} unchanged for {timeout_s:.0f} s "
+                f"(BriaResource.wait_timeout_s) in state {entry.state}"
+                f"{last if entry.state is EntryState.FAILED else ''}; is the result sensor "
+                "running (and resubmitting)? See `bria-ledger attention`.",
+                metadata={"ledger_id": entry.id, "request_id": entry.request_id or ""},
+                allow_retries=False,
+            )
+        if not logged:
+            log.info("%s: waiting for the result sensor to store request %s", where, entry.id)
+            logged = True
+        stop.raise_if_stopped(asset_key)
+        time.sleep(RESULT_WAIT_POLL_S)
 
 
 def _submit_metadata(entries: list[LedgerEntry], run_id: str) -> dict[str, dg.MetadataValue]:

@@ -83,17 +83,13 @@ def bria_asset(
     @dg.multi_asset(
         name=key.to_python_identifier(),
         specs=[
-            dg.AssetSpec(
-                key=key,
-                deps=[key_of(item) for item in options.upstream_steps],
+            options.image_spec(
+                key,
+                [key_of(item) for item in options.upstream_steps],
+                f"Bria step {name}: requests built per partition, results stored in object "
+                "storage.",
                 automation_condition=options.automation_condition,
-                skippable=True,
-                **options.spec_arguments(
-                    options.description
-                    or f"Bria step {name}: requests built per partition, results stored in "
-                    "object storage."
-                ),
-            ).with_io_manager_key(options.io_manager_key)
+            )
         ],
         partitions_def=options.partitions_def,
         pool=options.pool,
@@ -130,6 +126,9 @@ def bria_asset(
                 lambda runner: runner.run(jobs), key, context, config, stop=stop, caps=caps
             )
             usage = usage_delta(before, step.client.usage())
+            usage["billed_jobs"] = step.ledger.billed_in_run(
+                key.to_user_string(), context.run.run_id
+            )
             store = step.store
             if outcome.errors:
                 raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))

@@ -8,9 +8,15 @@ from typing import Any
 import dagster as dg
 
 from bria_dagster.client import UsageSnapshot
+from bria_dagster.ledger import LedgerEntry
 from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 
 PREVIEW_KEY = "preview"
+
+COST_KEYS = ("bria/api_calls", "bria/status_polls", "bria/rate_limited", "bria/billed_jobs")
+"""The integer metadata every Bria materialization carries (inline, submit and result alike),
+for the asset page's plots and Dagster+ Insights custom metrics, which read numeric metadata by
+key (neither reserves a key of its own)."""
 
 
 def usage_delta(before: UsageSnapshot, after: UsageSnapshot) -> dict[str, Any]:
@@ -63,12 +69,36 @@ def materialization_metadata(
     if job_seconds:
         metadata["bria/job_seconds_max"] = dg.MetadataValue.float(round(max(job_seconds), 3))
     if usage is not None:
-        metadata["bria/usage"] = dg.MetadataValue.json(usage)
-        metadata["bria/api_calls"] = dg.MetadataValue.int(usage["api_calls"])
-        metadata["bria/status_polls"] = dg.MetadataValue.int(usage["status_polls"])
-        metadata["bria/rate_limited"] = dg.MetadataValue.int(usage["rate_limited"])
-        metadata["bria/wait_s"] = dg.MetadataValue.float(usage["job_wait_s"])
+        metadata |= cost_metadata(usage)
+        if "job_wait_s" in usage:
+            metadata["bria/wait_s"] = dg.MetadataValue.float(usage["job_wait_s"])
     return metadata
+
+
+def cost_metadata(usage: dict[str, Any]) -> dict[str, Any]:
+    """``bria/usage`` (all of ``usage``) and those of the :data:`COST_KEYS` that ``usage`` has,
+    as integers."""
+    values: dict[str, Any] = {"bria/usage": dg.MetadataValue.json(usage)}
+    for key in COST_KEYS:
+        name = key.removeprefix("bria/")
+        if name in usage:
+            values[key] = dg.MetadataValue.int(int(usage[name]))
+    return values
+
+
+def deferred_result_usage(entries: Sequence[tuple[LedgerEntry, int]]) -> dict[str, Any]:
+    """What deferred requests cost, from their ledger rows and billed POSTs (``(entry,
+    billed)`` pairs): their submits (one per attempt), the status polls of their current
+    attempts, and the billed POSTs of all their attempts. The 429s met by the result sensor's
+    polls are counted in its tick log, not per request."""
+    submits = sum(entry.attempts for entry, _ in entries)
+    polls = sum(entry.poll_count for entry, _ in entries)
+    return {
+        "api_calls": submits + polls,
+        "submits": submits,
+        "status_polls": polls,
+        "billed_jobs": sum(billed for _, billed in entries),
+    }
 
 
 def _single(record: ImageRecord) -> dict[str, Any]:

@@ -59,6 +59,9 @@ class BriaStepOptions:
     """The Dagster concurrency pool of the step."""
     retry_policy: dg.RetryPolicy | None = DEFAULT_RETRY_POLICY
     backfill_policy: dg.BackfillPolicy | None = None
+    automation_condition: dg.AutomationCondition[Any] | None = None
+    """When Dagster's automation daemon materializes the step (on a deferred step: its submit
+    asset; the result asset is materialized when Bria's results land)."""
     bria_key: str = "bria"
     storage_key: str = "bria_storage"
     ledger_key: str = "bria_ledger"
@@ -86,6 +89,19 @@ class BriaStepOptions:
             "kinds": {"bria", *(self.kinds or set())},
         }
 
+    def image_spec(
+        self, key: dg.AssetKey, deps: Sequence[dg.AssetKey], description: str, **extra: Any
+    ) -> dg.AssetSpec:
+        """The skippable spec of an asset holding the step's images (a dry run materializes
+        nothing), loaded through the step's IO manager; ``extra`` goes to the spec."""
+        return dg.AssetSpec(
+            key=key,
+            deps=deps,
+            skippable=True,
+            **extra,
+            **self.spec_arguments(self.description or description),
+        ).with_io_manager_key(self.io_manager_key)
+
     def asset_arguments(self, key: dg.AssetKey, description: str) -> dict[str, Any]:
         """What ``@dg.asset`` takes from these options for the executed asset ``key``."""
         return {
@@ -95,6 +111,7 @@ class BriaStepOptions:
             "pool": self.pool,
             "retry_policy": self.retry_policy,
             "backfill_policy": self.backfill_policy,
+            "automation_condition": self.automation_condition,
             "required_resource_keys": {self.bria_key, self.storage_key, self.ledger_key},
         }
 
@@ -103,7 +120,6 @@ class BriaStepOptions:
 class BriaAssetOptions(BriaStepOptions):
     """The options of an inline step (:func:`~bria_dagster.assets.bria_asset`)."""
 
-    automation_condition: dg.AutomationCondition[Any] | None = None
     checks: bool | Collection[str] = True
     """The image checks to attach: True decides from the request's operation when the asset is
     built (see :func:`~bria_dagster.assets.checks.applicable_checks`), False none, or a set of

@@ -207,6 +207,25 @@ def scope_usage(conn: sa.Connection, caps: SpendCaps, now: float) -> list[CapUse
 GROUPS = ("day", "asset", "run")
 
 
+def billed_per_entry(conn: sa.Connection, entry_ids: Sequence[int]) -> dict[int, int]:
+    """Billed POSTs of each of ``entry_ids`` (all attempts); entries with none are left out."""
+    found: dict[int, int] = {}
+    for start in range(0, len(entry_ids), 500):
+        rows = conn.execute(
+            sa.select(_S.c.entry_id, sa.func.count())
+            .where(_S.c.entry_id.in_(entry_ids[start : start + 500]))
+            .group_by(_S.c.entry_id)
+        ).all()
+        found.update({int(entry_id): int(n) for entry_id, n in rows})
+    return found
+
+
+def billed_in_run(conn: sa.Connection, asset_key: str, run_id: str) -> int:
+    """Billed POSTs of ``asset_key`` in ``run_id``."""
+    where = sa.and_(_S.c.asset_key == asset_key, _S.c.run_id == run_id)
+    return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
+
+
 def spend_by(
     conn: sa.Connection, group: str, *, since: float, scope: str | None = None
 ) -> Sequence[tuple[str, int]]:

@@ -368,6 +368,17 @@ class Ledger:
         with self._read() as conn:
             return list(spend.spend_by(conn, group, since=since, scope=scope))
 
+    def billed_per_entry(self, entry_ids: Iterable[int]) -> dict[int, int]:
+        """Billed POSTs (rows of ``bria_spend``) of each entry, all attempts; 0 is left out."""
+        ids = sorted({check.entry_id(i, "entry_ids") for i in entry_ids})
+        with self._read() as conn:
+            return spend.billed_per_entry(conn, ids)
+
+    def billed_in_run(self, asset_key: str, run_id: str) -> int:
+        """Billed POSTs of ``asset_key`` in Dagster run ``run_id``."""
+        with self._read() as conn:
+            return spend.billed_in_run(conn, asset_key, run_id)
+
     # -- reading ------------------------------------------------------------------------------
 
     def find(
@@ -621,9 +632,15 @@ class Ledger:
             )
 
     def mark_completed(
-        self, ref: EntryRef, result: Mapping[str, Any], result_url: str | None = None
+        self,
+        ref: EntryRef,
+        result: Mapping[str, Any],
+        result_url: str | None = None,
+        *,
+        poll_count: int | None = None,
     ) -> LedgerEntry:
-        """``pending`` (or ``failed``) → ``completed`` with Bria's ``result`` object.
+        """``pending`` (or ``failed``) → ``completed`` with Bria's ``result`` object
+        (``poll_count``: the polls made, counting the one that saw it finish).
 
         ``ref`` is the entry id (int) or its request_id (str, e.g. from a webhook). Idempotent:
         on a ``completed``, ``stored`` or ``abandoned`` entry it changes nothing (a duplicate
@@ -648,6 +665,7 @@ class Ledger:
                     "result_url": result_url,
                     "completed_at": now,
                     "next_poll_at": None,
+                    **({} if poll_count is None else {"poll_count": poll_count}),
                     "error_code": None,
                     "error_message": None,
                     "retryable": False,

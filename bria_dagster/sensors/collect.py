@@ -229,7 +229,12 @@ class ResultCollector:
             self._completed_without_url(entry, report)
             return
         counts["completed"] += 1
-        self._ledger.mark_completed(entry.id, result.model_dump(mode="json"), result.url)
+        self._ledger.mark_completed(
+            entry.id,
+            result.model_dump(mode="json"),
+            result.url,
+            poll_count=entry.poll_count + 1,
+        )
 
     def _completed_without_url(self, entry: LedgerEntry, report: TickReport) -> None:
         # Nothing to store: polled once more (the webhook receiver may have asked already),

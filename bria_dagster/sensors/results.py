@@ -5,19 +5,21 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
 from bria_dagster.assets.checks import evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
-from bria_dagster.assets.metadata import materialization_metadata
+from bria_dagster.assets.metadata import deferred_result_usage, materialization_metadata
 from bria_dagster.assets.tailored import TailoredModelAsset, model_materialization
+from bria_dagster.client.errors import BriaInputError
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.owners import PRIORITY_TAG, SubmitRuns
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
 DEFAULT_GRPC_TIMEOUT_S = 60.0
@@ -43,13 +45,16 @@ def build_bria_result_sensor(
     downstream: Sequence[dg.AssetsDefinition | dg.AssetKey] = (),
     minimum_interval_seconds: int = 30,
     limits: TickLimits | None = None,
-    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    run_tags: Mapping[str, str] | None = None,
+    run_priority: int | None = None,
     bria_key: str = "bria",
     storage_key: str = "bria_storage",
     ledger_key: str = "bria_ledger",
 ) -> dg.SensorDefinition:
     """A sensor that collects the results of deferred ``steps`` and the trainings of tailored
-    models (:func:`~bria_dagster.assets.bria_tailored_model`).
+    models (:func:`~bria_dagster.assets.bria_tailored_model`); RUNNING by default (a stopped one
+    collects nothing, and runs waiting on results wait until they time out).
 
     Each tick claims the due pending requests (oldest first, at most ``limits.max_polls``),
     polls them within the client's status budget, stores finished results (write-once, same
@@ -58,7 +63,19 @@ def build_bria_result_sensor(
     budget and says in its log how much is left. Jobs that end in ERROR/UNKNOWN are resubmitted
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
-    Bria's message. ``downstream`` assets get a run for each partition that lands.
+    Bria's message. ``downstream`` assets get a run for each partition that lands; an asset
+    with an ``automation_condition`` is refused there (the automation daemon already runs it
+    when the result lands, so it would run twice).
+
+    A result that a run waits for is handed to that run: the request's submit run selected the
+    result asset too, or belongs to a backfill (in progress) that targets it. The sensor then
+    stores the result, flags it reported without an event, and the run materializes it; the
+    backfill runs what comes after. Runs the
+    sensor asks for (downstream steps, resubmissions) carry ``run_tags``, ``run_priority`` (the
+    ``dagster/priority`` tag: higher leaves the run queue first) and the backfill tags of the
+    submit run they follow (on a resubmission, ``dagster/backfill`` and the like while that
+    backfill is in progress, so it waits for the new attempt; ``bria/backfill`` on a downstream
+    run).
 
     Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
     that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
@@ -75,9 +92,12 @@ def build_bria_result_sensor(
         step.key.to_user_string(): step for step in steps if isinstance(step, TailoredModelAsset)
     }
     submit_keys = [step.submit.key for step in steps]
-    downstream_keys = [item if isinstance(item, dg.AssetKey) else item.key for item in downstream]
+    downstream_keys = [_downstream_key(item) for item in downstream]
     tick_limits = limits or TickLimits(budget_s=default_tick_budget())
     owner = f"{name}@{socket.gethostname()}:{os.getpid()}"
+    base_tags = dict(run_tags or {})
+    if run_priority is not None:
+        base_tags[PRIORITY_TAG] = str(run_priority)
 
     @dg.sensor(
         name=name,
@@ -115,22 +135,34 @@ def build_bria_result_sensor(
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
+        submit_runs = SubmitRuns(context.instance)
+        billed = ledger.billed_per_entry([entry.id for entry, _ in report.reports])
         for entry in report.trained:
             key = dg.AssetKey.from_user_string(entry.asset_key)
-            runs.extend(_downstream_runs(entry, downstream_keys))
+            runs.extend(_downstream_runs(entry, downstream_keys, base_tags))
             if _already_materialized(context.instance, key, entry):
                 kept.append(entry.id)
                 continue
             events.append(model_materialization(context.instance, models[entry.asset_key], entry))
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
-            runs.extend(_downstream_runs(entry, downstream_keys))
+            if submit_runs.owns(entry, key):
+                # A run waits for this result and materializes it: handed over (flagged
+                # reported, so it takes no report slot of later ticks).
+                kept.append(entry.id)
+                continue
+            runs.extend(
+                _downstream_runs(
+                    entry, downstream_keys, {**base_tags, **submit_runs.backfill_label(entry)}
+                )
+            )
             if _already_materialized(context.instance, key, entry):
                 # A tick whose events Dagster kept but whose cursor it lost: report nothing again.
                 kept.append(entry.id)
                 continue
             verified = verify_stored(store, [record])
-            metadata = materialization_metadata([record], verified.previews, None)
+            usage = deferred_result_usage([(entry, billed.get(entry.id, 0))])
+            metadata = materialization_metadata([record], verified.previews, usage)
             metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
             events.append(
                 dg.AssetMaterialization(
@@ -157,7 +189,11 @@ def build_bria_result_sensor(
                     run_key=f"bria-retry:{entry.id}:{entry.attempts}",
                     asset_selection=[step.submit.key],
                     partition_key=entry.partition_key,
-                    tags={"bria/retry_of": str(entry.id)},
+                    tags={
+                        **base_tags,
+                        **submit_runs.backfill_tags(entry),
+                        "bria/retry_of": str(entry.id),
+                    },
                 )
             )
         if kept:
@@ -174,7 +210,9 @@ def build_bria_result_sensor(
     return _sensor
 
 
-def _downstream_runs(entry: LedgerEntry, downstream: list[dg.AssetKey]) -> list[dg.RunRequest]:
+def _downstream_runs(
+    entry: LedgerEntry, downstream: list[dg.AssetKey], tags: dict[str, str]
+) -> list[dg.RunRequest]:
     """The run of the ``downstream`` assets for the entry's partition (its run_key makes a
     repeat a no-op)."""
     if not downstream:
@@ -184,9 +222,23 @@ def _downstream_runs(entry: LedgerEntry, downstream: list[dg.AssetKey]) -> list[
             run_key=f"bria:{entry.id}:{entry.forced_generation}",
             asset_selection=downstream,
             partition_key=entry.partition_key,
-            tags={"bria/after": entry.asset_key},
+            tags={**tags, "bria/after": entry.asset_key},
         )
     ]
+
+
+def _downstream_key(item: dg.AssetsDefinition | dg.AssetKey) -> dg.AssetKey:
+    if isinstance(item, dg.AssetKey):
+        return item
+    condition = item.automation_conditions_by_key.get(item.key)
+    if condition is not None:
+        raise BriaInputError(
+            "downstream",
+            f"{item.key.to_user_string()} has an automation_condition: the automation daemon "
+            "runs it when a result lands, so a sensor run would run it a second time; leave it "
+            "out of downstream",
+        )
+    return item.key
 
 
 def _reporting(cursor: str | None) -> list[int]:

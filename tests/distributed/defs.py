@@ -12,12 +12,13 @@ import os
 import dagster as dg
 from dagster_celery import celery_executor
 
-from bria_dagster.assets import BriaImageIOManager, StepInput, bria_asset
+from bria_dagster.assets import StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
 from bria_dagster.client.types.generation import GenerateImageRequest
-from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.resources import BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor
+from tests.distributed.resources import deployed_resources
 
 PARTITIONS_PER_RUN = 30
 """A backfill's runs each take this many partitions (60 partitions: 2 runs): each run is a
@@ -85,20 +86,10 @@ defs = dg.Definitions(
             },
         }
     ),
-    resources={
-        "bria": BriaResource(
-            api_token=dg.EnvVar("BRIA_API_TOKEN"),
-            base_url=env("BRIA_BASE_URL"),
-            requests_per_minute=int(env("DIST_RPM", "600")),
-            rate_limit_fraction=0.8,
-            rate_limit_backend=env("DIST_LIMITER"),
-            poll_interval_s=0.3,
-            poll_max_interval_s=1.0,
-            poll_first_factor=0.1,
-            wait_timeout_s=120.0,
-        ),
-        "bria_storage": STORAGE,
-        "bria_ledger": BriaLedgerResource(url=env("DIST_LEDGER_URL")),
-        "bria_io_manager": BriaImageIOManager(storage=STORAGE),
-    },
+    resources=deployed_resources(
+        STORAGE,
+        requests_per_minute=int(env("DIST_RPM", "600")),
+        rate_limit_fraction=0.8,
+        rate_limit_backend=env("DIST_LIMITER"),
+    ),
 )

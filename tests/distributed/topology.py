@@ -209,10 +209,14 @@ def fresh_database() -> Iterator[str]:
 
 @contextlib.contextmanager
 def running_topology(
-    home: Path, extra_env: Mapping[str, str], workers: int = 2
+    home: Path,
+    extra_env: Mapping[str, str],
+    workers: int = 2,
+    module: str = "tests.distributed.defs",
 ) -> Iterator[Topology]:
-    """Start the whole topology in ``home`` with ``workers`` Celery workers; stop it and drop
-    its database on exit."""
+    """Start the whole topology in ``home`` with ``workers`` Celery workers (none: the
+    definitions' own executor) and the definitions of ``module``; stop it and drop its database
+    on exit."""
     with fresh_database() as database, contextlib.ExitStack() as stack:
         home.mkdir(parents=True, exist_ok=True)
         (home / "dagster.yaml").write_text(INSTANCE_YAML.format(database=database))
@@ -220,7 +224,7 @@ def running_topology(
         broker = f"{REDIS}/{secrets.randbelow(14) + 1}"
         (home / "celery.yaml").write_text(CELERY_YAML.format(broker=broker, queue=queue))
         (home / "workspace.yaml").write_text(
-            "load_from:\n  - python_module:\n      module_name: tests.distributed.defs\n"
+            f"load_from:\n  - python_module:\n      module_name: {module}\n"
             f"      working_directory: {REPO}\n"
         )
         env = dict(os.environ)
