@@ -121,7 +121,9 @@ class SensorModel(dg.Model, dg.Resolvable):
 
     name: str = "bria_results"
     minimum_interval_seconds: int = 30
-    running: bool = Field(default=False, description="Start the sensor running by default.")
+    running: bool = Field(
+        default=True, description="Start the sensor running (as build_bria_result_sensor does)."
+    )
     limits: dict[str, float] | None = Field(
         default=None,
         description="TickLimits fields: budget_s, max_polls, max_stores, max_reports, "
