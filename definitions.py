@@ -25,6 +25,7 @@ from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.client.types.product import LifestyleShotByTextRequest, PackshotRequest
 from bria_dagster.demo.products import Product, load_products
 from bria_dagster.demo.target import demo_resources
+from bria_dagster.demo.video import VIDEO_ASSETS
 from bria_dagster.sensors import build_bria_result_sensor
 
 PRODUCTS = {product.sku: product for product in load_products()}
@@ -168,7 +169,7 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest
 
 
 defs = dg.Definitions(
-    assets=[*product_photo, cutout, packshot, lifestyle_shot, ad_formats, ad],
+    assets=[*product_photo, cutout, packshot, lifestyle_shot, ad_formats, ad, *VIDEO_ASSETS],
     sensors=[bria_results],
     schedules=[nightly_refresh],
     resources=demo_resources(),
