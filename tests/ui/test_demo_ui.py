@@ -7,7 +7,8 @@ passing checks, and the sensor and schedule; the daemon ticks the result sensor,
 materializes a new SKU's photo and launches the rest of the chain.
 
 The README's screenshots come from this run: `BRIA_UI_SCREENSHOTS=docs/images pytest
-tests/ui/test_demo_ui.py` writes `asset-graph.png` and `materialization.png` there.
+tests/ui/test_demo_ui.py` writes `asset-graph.png`, `materialization.png` and
+`video-materialization.png` there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Page
 
+from bria_dagster.demo.video import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
+from bria_dagster.video_files import decode_frames
 from tests.demo.test_demo_command import DEMO_CHECKS
 from tests.ui.dagster_ui import DagsterUI, free_port, materialize_assets, running_dagster_ui
 from tests.ui.ui_pages import (
@@ -57,12 +60,17 @@ GROUPS = {
 ASSETS = tuple(GROUPS)
 CHAIN = ASSETS[1:]
 """The assets that store images, each with the image checks that apply to it."""
+VIDEO_GROUPS = {"turntable_clip": "video", "product_video": "video"}
+VIDEO_KINDS = {"turntable_clip": ["video"], "product_video": ["bria", "video"]}
+VIDEO_CHECKS = ("video_readable", "video_duration", "video_alpha")
+"""The video branch (bria_dagster/demo/video.py) and the checks of its Bria step."""
 DEMO_SKUS = ("SKU-1001", "SKU-1002")
 SHOWN_SKU = DEMO_SKUS[0]
 DAEMON_SKU = "SKU-1004"
 
-GRAPH_VIEWPORT = (1680, 760)
-"""Wide enough for the UI to draw all seven nodes in full (it draws names only below 60 %)."""
+GRAPH_VIEWPORT = (1680, 1000)
+"""Wide and tall enough for the UI to draw all nine nodes of the three groups in full (it draws
+names only below 60 % zoom)."""
 PAGE_VIEWPORT = (1400, 900)
 MAX_PNG_BYTES = 400_000
 SCREENSHOTS_ENV = "BRIA_UI_SCREENSHOTS"
@@ -136,19 +144,22 @@ def test_the_demo_ran_on_the_local_emulator(demo: Demo):
 def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: Path):
     with chromium_page(*GRAPH_VIEWPORT) as page:
         collapse_navigation(page)
-        show_whole_asset_graph(page, demo.ui, ASSETS)
+        show_whole_asset_graph(page, demo.ui, (*ASSETS, *VIDEO_GROUPS))
 
         nodes = page.locator(GRAPH_NODE)
-        for group in sorted(set(GROUPS.values())):
+        for group in sorted({*GROUPS.values(), *VIDEO_GROUPS.values()}):
             assert nodes.get_by_text(group, exact=True).first.is_visible(), group
-        for name in ASSETS:
+        for name in (*ASSETS, *VIDEO_GROUPS):
             node = nodes.filter(has=page.get_by_text(name, exact=True)).first
             assert node.is_visible(), name
             text = node.text_content() or ""
-            filled = re.search(r"(\d+)% filled", text)
-            assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
-            if name in CHAIN:
-                count = len(DEMO_CHECKS[name])
+            if name in VIDEO_GROUPS:  # unpartitioned
+                assert "Materialized" in text, f"{name}: {text}"
+            else:
+                filled = re.search(r"(\d+)% filled", text)
+                assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
+            if name in CHAIN or name == "product_video":
+                count = len(DEMO_CHECKS.get(name, VIDEO_CHECKS))
                 assert f"{count} / {count} Passed" in text, f"{name}: {text}"
         shot = screenshot(page, screenshot_dir, "asset-graph")
     _check_png(shot, GRAPH_VIEWPORT)
@@ -157,8 +168,10 @@ def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: 
         "/".join(node["assetKey"]["path"]): node
         for node in demo.ui.graphql(ASSETS_QUERY)["assetNodes"]
     }
-    assert {name: node["groupName"] for name, node in shown.items()} == GROUPS
-    assert all(node["description"] and node["kinds"] == ["bria"] for node in shown.values())
+    assert {name: node["groupName"] for name, node in shown.items()} == GROUPS | VIDEO_GROUPS
+    assert all(node["description"] for node in shown.values())
+    kinds = {name: sorted(node["kinds"]) for name, node in shown.items()}
+    assert kinds == {key: ["bria"] for key in GROUPS} | VIDEO_KINDS
 
 
 def _drawn(page: Page, selector: str) -> Image.Image:
@@ -198,6 +211,34 @@ def test_packshot_materialization_shows_its_preview_and_checks(demo: Demo, scree
         statuses = asset_check_statuses(page, demo.ui, "packshot")
         assert statuses == dict.fromkeys(DEMO_CHECKS["packshot"], "Succeeded")
         assert page.get_by_text("Passed", exact=True).first.is_visible()
+
+
+def test_video_materialization_shows_its_poster_preview_and_checks(
+    demo: Demo, screenshot_dir: Path
+):
+    with chromium_page(*PAGE_VIEWPORT) as page:
+        collapse_navigation(page)
+        images = show_preview_images(page, demo.ui, "product_video")
+
+        # The poster frame of the transparent 192x144 WebM, at its size (under 256).
+        assert [(i.natural_width, i.natural_height) for i in images] == [CLIP_SIZE], images
+        (path,) = (demo.ui.dagster_home / "bria_images" / "product_video").glob("*.webm")
+        frames, rate = decode_frames(path.read_bytes())  # the stored video plays
+        assert len(frames) == CLIP_FRAMES and rate == CLIP_FPS and frames[0].size == CLIP_SIZE
+        poster = Image.new("RGBA", CLIP_SIZE, "white")
+        poster.alpha_composite(frames[0])
+        drawn = _drawn(page, f"{DIALOG} img")
+        difference = ImageStat.Stat(
+            ImageChops.difference(drawn, poster.convert("RGB").resize(drawn.size))
+        ).mean
+        assert max(difference) < 8, difference
+        body = page.locator("body").inner_text()
+        assert "bria_images/product_video/" in body and "vp9" in body
+        shot = screenshot(page, screenshot_dir, "video-materialization")
+        _check_png(shot, PAGE_VIEWPORT)
+
+        statuses = asset_check_statuses(page, demo.ui, "product_video")
+        assert statuses == dict.fromkeys(VIDEO_CHECKS, "Succeeded")
 
 
 def test_sensor_and_schedule_are_listed(demo: Demo):
