@@ -61,7 +61,10 @@ _ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
 """FFmpeg's native VP8/VP9 decoders drop the alpha plane WebM keeps beside each frame;
 libvpx's read it."""
 
-_QUIET = {"x265-params": "log-level=error"}
+_ENCODER_OPTIONS = {
+    "libx265": {"x265-params": "log-level=error"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8"},  # seconds, not minutes
+}
 
 
 def encode_video(frames: Sequence[Image.Image], preset: str, fps: Fraction | int = 12) -> bytes:
@@ -74,8 +77,7 @@ def encode_video(frames: Sequence[Image.Image], preset: str, fps: Fraction | int
     with av.open(buffer, "w", format=spec.container) as container:
         stream: Any = container.add_stream(spec.codec, rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, spec.pix_fmt
-        if spec.codec == "libx265":
-            stream.options = dict(_QUIET)
+        stream.options = dict(_ENCODER_OPTIONS.get(spec.codec, {}))
         for frame in frames:
             picture = frame.convert("RGBA" if spec.alpha else "RGB")
             if picture.size != (width, height):

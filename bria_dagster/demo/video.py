@@ -54,7 +54,7 @@ def turntable_frames(
         draw.rectangle((cx - 9, 14, cx + 9, 32), fill=(60, 60, 64))
         label_x = cx + int(20 * math.sin(angle))
         if math.cos(angle) > -0.3:  # the label is on the side facing the camera
-            draw.rectangle((label_x - 12, 62, label_x + 12, 92), fill=(245, 240, 225))
+            draw.rectangle((label_x - 12, 62, label_x + 12, 92), fill=(235, 190, 60))
         shots.append(shot)
     return shots
 
