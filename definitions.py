@@ -21,6 +21,7 @@ from bria_dagster.assets import FORCE_TAG, StepInput, bria_asset
 from bria_dagster.assets.deferred import bria_deferred_asset
 from bria_dagster.client.types.ads import AdElement, AdsGenerateRequest
 from bria_dagster.client.types.editing import ExpandRequest, RemoveBackgroundRequest
+from bria_dagster.client.types.fields import AspectRatio
 from bria_dagster.client.types.generation import GenerateImageRequest
 from bria_dagster.client.types.product import LifestyleShotByTextRequest, PackshotRequest
 from bria_dagster.demo.products import Product, load_products
@@ -30,7 +31,7 @@ from bria_dagster.sensors import build_bria_result_sensor
 
 PRODUCTS = {product.sku: product for product in load_products()}
 BRAND_SCENE = "on a sunlit terracotta shelf against a soft sand-coloured wall, brand style"
-AD_FORMATS = ("1:1", "9:16", "16:9")
+AD_FORMATS: tuple[AspectRatio, ...] = ("1:1", "9:16", "16:9")
 OWNERS = ["team:content"]
 
 skus = dg.StaticPartitionsDefinition(list(PRODUCTS))

@@ -78,7 +78,7 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
     if requested is False:
         return ()
     if requested is not True:
-        names = {requested} if isinstance(requested, str) else set(requested)  # type: ignore[arg-type]
+        names = {requested} if isinstance(requested, str) else set(requested)
         unknown = sorted(names - set(CHECK_NAMES))
         if unknown:
             raise BriaInputError(
@@ -91,7 +91,7 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
     if spec_for(model).path.startswith(VIDEO_ENDPOINT_PREFIX):
         return _video_checks(request, model)
     found = [CHECK_READABLE]
-    shape_fields = SHAPE_FIELDS & set(model.model_fields)
+    shape_fields: set[str] = set(SHAPE_FIELDS & set(model.model_fields))
     if isinstance(request, BriaRequest):
         # A fixed request: what it actually asks for, not what its model could.
         shape_fields = {name for name in shape_fields if getattr(request, name) is not None}
@@ -326,7 +326,11 @@ def _video_duration(records: Sequence[ImageRecord], verified: Verified) -> dg.As
 
 
 def _outcome(
-    name: str, checked: int, bad: object, nothing: str, key: str = "failures"
+    name: str,
+    checked: int,
+    bad: Sequence[str] | Mapping[str, str],
+    nothing: str,
+    key: str = "failures",
 ) -> dg.AssetCheckResult:
     """Passed when something was compared and nothing is ``bad``; a WARN when nothing was."""
     if not checked:
@@ -382,7 +386,10 @@ def latest_records(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[Image
     if not found or found[0].asset_materialization is None:
         return []
     value = found[0].asset_materialization.metadata.get(METADATA_IMAGES)
-    return [ImageRecord.from_json(item) for item in (value.value if value else [])]
+    items = value.value if value is not None else None
+    if not isinstance(items, list):
+        return []
+    return [ImageRecord.from_json(item) for item in items if isinstance(item, dict)]
 
 
 def latest_checks(

@@ -7,8 +7,9 @@ by runs but materialized by :func:`~bria_dagster.sensors.build_bria_result_senso
 finishes. Its checks are reported with it, and can be re-run from the UI.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -81,7 +82,8 @@ def bria_deferred_asset(
     builder = as_builder(request)
     storage_key = options.storage_key
 
-    @dg.asset(
+    # Annotated: keyword arguments spread from a dict leave dg.asset's overloads untyped.
+    submit_asset: Callable[[Callable[..., Any]], dg.AssetsDefinition] = dg.asset(
         **options.asset_arguments(
             submit_key,
             f"Submits the Bria requests of {name}; the result sensor materializes {name} when "
@@ -89,9 +91,11 @@ def bria_deferred_asset(
         ),
         output_required=False,  # a dry run (bria/dry_run) materializes nothing
     )
+
+    @submit_asset
     def _submit(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult[Any]]:
         # A run terminated while this step submits: the submits finish (never cut a POST),
         # then the step fails without retry instead of materializing into a cancelled run.
         with watching_run(context, submit_key.to_user_string()):
@@ -101,7 +105,7 @@ def bria_deferred_asset(
 
     def _submit_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> dg.MaterializeResult | None:
+    ) -> dg.MaterializeResult[Any] | None:
         step = StepResources.of(context, options)
         jobs = plan_jobs(context, result_key, builder, options, step.store)
         per_partition: dict[str | None, int] = {}
@@ -158,7 +162,7 @@ def bria_deferred_asset(
     return DeferredBriaAsset(submit=_submit, result=result, checks=_checks)
 
 
-def _submit_metadata(entries: list[LedgerEntry], run_id: str) -> dict[str, object]:
+def _submit_metadata(entries: list[LedgerEntry], run_id: str) -> dict[str, dg.MetadataValue]:
     states = {state: 0 for state in ("submitted", "resumed", "already_done")}
     for entry in entries:
         if entry.state is EntryState.PENDING and entry.run_id == run_id and entry.poll_count == 0:

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dagster as dg
 import pydantic
@@ -105,7 +105,7 @@ def bria_asset(
     )
     def _bria_step(
         context: dg.AssetExecutionContext, config: BriaStepConfig
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
         if key not in context.selected_asset_keys:
             # Only the checks were selected (re-run from the UI): check the latest images.
             store = resource_of(context, options.storage_key, BriaStorageResource).get_store()

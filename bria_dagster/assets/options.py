@@ -102,7 +102,7 @@ class BriaStepOptions:
 class BriaAssetOptions(BriaStepOptions):
     """The options of an inline step (:func:`~bria_dagster.assets.bria_asset`)."""
 
-    automation_condition: dg.AutomationCondition | None = None
+    automation_condition: dg.AutomationCondition[Any] | None = None
     checks: bool | Collection[str] = True
     """The image checks to attach: True decides from the request's operation when the asset is
     built (see :func:`~bria_dagster.assets.checks.applicable_checks`), False none, or a set of
@@ -122,11 +122,12 @@ def takes_options(
     def decorate(
         factory: Factory[OptionsT, R],
     ) -> Callable[Concatenate[str, RequestSource, P], R]:
-        @functools.wraps(factory)
         def with_keywords(
-            name: str, request: RequestSource, *args: P.args, **kwargs: P.kwargs
+            name: str, request: RequestSource, /, *args: P.args, **kwargs: P.kwargs
         ) -> R:
             return factory(name, request, options(*args, **kwargs))
+
+        functools.update_wrapper(with_keywords, factory)
 
         head = list(inspect.signature(factory).parameters.values())[:2]
         keywords = [
@@ -146,8 +147,8 @@ def upstream_list(upstream: Upstream | Sequence[Upstream] | None) -> list[Upstre
     if upstream is None:
         return []
     if isinstance(upstream, str | dg.AssetKey) or hasattr(upstream, "key"):
-        return [upstream]  # type: ignore[list-item]
-    return list(upstream)  # type: ignore[arg-type]
+        return [upstream]
+    return list(upstream)
 
 
 def key_of(item: Upstream) -> dg.AssetKey:

@@ -178,6 +178,11 @@ def _count_images(instance: dg.DagsterInstance, key: dg.AssetKey, skus: list[str
         ).records
         if records and records[0].asset_materialization is not None:
             value = records[0].asset_materialization.metadata.get(METADATA_IMAGES)
-            items = value.value if value is not None else []
-            count += sum(1 for item in items if item.get("partition_key") == sku)
+            items = value.value if value is not None else None
+            if isinstance(items, list):
+                count += sum(
+                    1
+                    for item in items
+                    if isinstance(item, dict) and item.get("partition_key") == sku
+                )
     return count

@@ -36,11 +36,12 @@ def shared_emulator_url() -> str:
     except httpx.HTTPError:
         pass
     from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+    from bria_dagster.emulator.latency import Distribution
 
     config = EmulatorConfig(
         port=port,
         output_megapixels=0.25,
-        latency={"*": "uniform:0.5,1.5"},
+        latency={"*": Distribution.parse("uniform:0.5,1.5")},
         training_seconds=5,
     )
     try:

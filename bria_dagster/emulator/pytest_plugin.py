@@ -31,10 +31,11 @@ from collections.abc import Iterator
 import pytest
 
 from bria_dagster.emulator.config import RUNTIME_FIELDS, EmulatorConfig
+from bria_dagster.emulator.latency import Distribution
 from bria_dagster.emulator.server import EmulatorServer
 
 MARKER = "bria_emulator"
-TEST_CONFIG = EmulatorConfig(latency={"*": 0.0}, output_megapixels=0.05, seed=0)
+TEST_CONFIG = EmulatorConfig(latency={"*": Distribution.parse(0.0)}, output_megapixels=0.05, seed=0)
 """The default configuration: fast and reproducible, otherwise as Bria behaves."""
 
 

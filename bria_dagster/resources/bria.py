@@ -27,7 +27,7 @@ def _setting(name: str, description: str) -> Any:
     return Field(default=ClientSettings.model_fields[name].default, description=description)
 
 
-class BriaResource(dg.ConfigurableResource):
+class BriaResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # the resource is its own value
     """Hands out Bria clients that share one rate budget and one set of usage counters.
 
     Configure the token as ``BriaResource(api_token=dg.EnvVar("BRIA_API_TOKEN"))``: Dagster then

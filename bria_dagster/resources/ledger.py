@@ -12,7 +12,7 @@ from bria_dagster.ledger import Ledger
 from bria_dagster.ledger.location import default_ledger_url
 
 
-class BriaLedgerResource(dg.ConfigurableResource):
+class BriaLedgerResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # the resource is its own value
     """The request ledger the assets and the result sensor share.
 
     ``url``: ``sqlite:///path/ledger.db`` or ``postgresql+psycopg://...`` (runs on several

@@ -23,7 +23,7 @@ def default_storage_uri() -> str:
     return (Path(home) if home else Path.cwd()).joinpath("bria_images").resolve().as_uri()
 
 
-class BriaStorageResource(dg.ConfigurableResource):
+class BriaStorageResource(dg.ConfigurableResource):  # type: ignore[type-arg]  # the resource is its own value
     """The object store results are written to (write-once, with provenance).
 
     ``uri``: ``file:///abs/folder`` or a plain path, ``s3://bucket/prefix``, ``gs://...``,

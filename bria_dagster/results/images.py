@@ -68,9 +68,14 @@ def inspect_image(file: IO[bytes]) -> ImageFacts | None:
 
 def _has_real_alpha(image: Image.Image) -> bool:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        lowest, _ = image.convert("RGBA").getchannel("A").getextrema()
-        return bool(lowest < 255)
+        return _lowest_alpha(image.convert("RGBA")) < 255
     return False
+
+
+def _lowest_alpha(image: Image.Image) -> float:
+    lowest = image.getchannel("A").getextrema()[0]
+    assert not isinstance(lowest, tuple)  # one channel: (min, max)
+    return lowest
 
 
 VIDEO_ENDPOINT_PREFIX = "/v2/video/"
@@ -159,7 +164,7 @@ def thumbnail_data_uri(image: Image.Image, max_side: int = PREVIEW_MAX_SIDE) -> 
     thumb = image.convert("RGBA")
     thumb.thumbnail((max_side, max_side))
     out = io.BytesIO()
-    if thumb.getchannel("A").getextrema()[0] < 255:
+    if _lowest_alpha(thumb) < 255:
         thumb.save(out, "PNG", optimize=True)
         kind = "png"
     else:

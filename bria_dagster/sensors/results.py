@@ -129,7 +129,7 @@ def build_bria_result_sensor(
             events.extend(
                 dg.AssetCheckEvaluation(
                     asset_key=key,
-                    check_name=check.check_name,
+                    check_name=str(check.check_name),  # evaluate() names every result
                     passed=check.passed,
                     metadata=check.metadata,
                     description=check.description,

@@ -90,7 +90,7 @@ def generate(prompt: str | None, seed: int, size: tuple[int, int]) -> Image.Imag
         x, y = rng.randrange(width), rng.randrange(height)
         r = rng.randrange(max(2, width // 10), max(3, width // 4))
         shade = tuple(min(255, max(0, c + rng.randrange(-12, 12))) for c in background)
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=shade)  # type: ignore[arg-type]
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=shade)
     cx = width // 2 + rng.randrange(-width // 12, width // 12 + 1)
     cy = height // 2 + rng.randrange(-height // 12, height // 12 + 1)
     rx = int(width * rng.uniform(0.18, 0.3))
@@ -104,12 +104,12 @@ def generate(prompt: str | None, seed: int, size: tuple[int, int]) -> Image.Imag
         points = [(cx + rx * dx, cy + ry * dy) for dx, dy in ((0, -1), (1, 0.6), (-1, 0.6))]
         draw.polygon(points, fill=subject)
     accent = tuple(min(255, c + 60) for c in subject)
-    draw.ellipse((cx - rx // 4, cy - ry // 4, cx + rx // 4, cy + ry // 4), fill=accent)  # type: ignore[arg-type]
+    draw.ellipse((cx - rx // 4, cy - ry // 4, cx + rx // 4, cy + ry // 4), fill=accent)
     if prompt and height >= 48:
         # The prompt, small and faint: readable, yet too close to the background to be cut out
         # as part of the subject by :func:`subject_mask`.
         faint = tuple(c - 28 if c > 128 else c + 28 for c in background)
-        draw.text((4, height - 14), prompt[: max(4, width // 7)], fill=faint)  # type: ignore[arg-type]
+        draw.text((4, height - 14), prompt[: max(4, width // 7)], fill=faint)
     return image
 
 
@@ -190,8 +190,8 @@ def scene(size: tuple[int, int], description: str | None, seed: int) -> Image.Im
     top = colour_of(description, seed)
     bottom = tuple(max(0, c - 60 - rng.randrange(20)) for c in top)
     gradient = Image.linear_gradient("L").resize(size)
-    out = Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), gradient)  # type: ignore[arg-type]
-    ImageDraw.Draw(out).line((0, size[1] * 2 // 3, size[0], size[1] * 2 // 3), fill=bottom, width=2)  # type: ignore[arg-type]
+    out = Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), gradient)
+    ImageDraw.Draw(out).line((0, size[1] * 2 // 3, size[0], size[1] * 2 // 3), fill=bottom, width=2)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bria_dagster.emulator.contract import OperationContext
 from bria_dagster.emulator.errors import ApiError
@@ -68,7 +68,7 @@ def _expand(ctx: OperationContext, body: Body, image: Image.Image) -> Image.Imag
         size = tuple(body["canvas_size"])
         inner = tuple(body.get("original_image_size") or image.size)
         location = tuple(body.get("original_image_location") or (0, 0))
-        return draw.expand(image.resize(inner), size, location)  # type: ignore[arg-type]
+        return draw.expand(image.resize(inner), size, location)
     return draw.expand(image, draw.expanded_size(image, body.get("aspect_ratio") or "1:1"))
 
 
@@ -89,7 +89,7 @@ def _enhance(image: Image.Image) -> Image.Image:
     if out.width * out.height > MAX_ENHANCED_PIXELS:
         scale = (MAX_ENHANCED_PIXELS / (out.width * out.height)) ** 0.5
         size = (max(1, int(out.width * scale)), max(1, int(out.height * scale)))
-        out = out.resize(size, draw.Image.Resampling.LANCZOS)
+        out = out.resize(size, Image.Resampling.LANCZOS)
     return out
 
 
@@ -140,12 +140,12 @@ FIBO_EDITS: dict[str, Transform] = {
     ),
     "/v2/image/edit/restore": lambda c, b, i: draw.enhance(i).resize(i.size),
     "/v2/image/edit/colorize": lambda c, b, i: (
-        draw.ImageOps.grayscale(i).convert("RGB")
+        ImageOps.grayscale(i).convert("RGB")
         if b["color"] == "black_and_white"
         else draw.tint(i, (112, 66, 20) if b["color"] == "sepia_vintage" else (255, 120, 40), 0.25)
     ),
-    "/v2/image/edit/restyle": lambda c, b, i: draw.ImageOps.posterize(i.convert("RGB"), 2),
-    "/v2/image/edit/relight": lambda c, b, i: draw.ImageOps.autocontrast(
+    "/v2/image/edit/restyle": lambda c, b, i: ImageOps.posterize(i.convert("RGB"), 2),
+    "/v2/image/edit/relight": lambda c, b, i: ImageOps.autocontrast(
         draw.tint(i, (255, 230, 170), 0.2)
     ),
 }

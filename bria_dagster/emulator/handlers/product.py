@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bria_dagster.emulator.contract import OperationContext
 from bria_dagster.emulator.handlers import draw
@@ -23,9 +23,9 @@ from bria_dagster.emulator.handlers.image_edit import Transform, edit_work
 def _packshot(ctx: OperationContext, body: Body, image: Image.Image) -> Image.Image:
     side = max(64, int(2000 * megapixels(ctx, {}) ** 0.5))  # Bria: 2000 x 2000
     colour = body.get("background_color") or "#FFFFFF"
-    background = draw.Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    background = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     if colour != "transparent":
-        background = draw.Image.new("RGBA", (side, side), (*draw.colour_of(colour), 255))
+        background = Image.new("RGBA", (side, side), (*draw.colour_of(colour), 255))
     return draw.place(image, background, scale=0.8)
 
 
@@ -55,7 +55,7 @@ def _composite(ctx: OperationContext, body: Body, image: Image.Image) -> Image.I
             "width": out.width // 2,
             "height": out.height // 2,
         }
-        product = draw.ImageOps.contain(product, (max(1, box["width"]), max(1, box["height"])))
+        product = ImageOps.contain(product, (max(1, box["width"]), max(1, box["height"])))
         out.alpha_composite(product, (int(box["x"]), int(box["y"])))
     return out
 
@@ -90,9 +90,7 @@ EDITS: dict[str, Transform] = {
     "/v1/product/packshot": _packshot,
     "/v1/product/shadow": _shadow,
     "/v1/product/vehicle/generate_reflections": lambda c, b, i: draw.tint(i, (200, 220, 255), 0.15),
-    "/v1/product/vehicle/refine_tires": lambda c, b, i: draw.ImageOps.autocontrast(
-        i.convert("RGB")
-    ),
+    "/v1/product/vehicle/refine_tires": lambda c, b, i: ImageOps.autocontrast(i.convert("RGB")),
     "/v1/product/vehicle/apply_effect": lambda c, b, i: draw.tint(i, (240, 240, 240), 0.3),
     "/v1/product/vehicle/harmonize": lambda c, b, i: draw.tint(
         i, (255, 190, 120) if "warm" in b["preset"] else (150, 180, 255), 0.2
