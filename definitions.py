@@ -30,6 +30,7 @@ from bria_dagster.client.types.product import LifestyleShotByTextRequest, Packsh
 from bria_dagster.demo.brand import BRAND_ASSETS, brand_results
 from bria_dagster.demo.products import Product, load_products
 from bria_dagster.demo.target import demo_resources
+from bria_dagster.demo.video import VIDEO_ASSETS
 from bria_dagster.sensors import build_bria_result_sensor
 
 PRODUCTS = {product.sku: product for product in load_products()}
@@ -173,7 +174,16 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest
 
 
 defs = dg.Definitions(
-    assets=[*product_photo, cutout, packshot, lifestyle_shot, ad_formats, ad, *BRAND_ASSETS],
+    assets=[
+        *product_photo,
+        cutout,
+        packshot,
+        lifestyle_shot,
+        ad_formats,
+        ad,
+        *BRAND_ASSETS,
+        *VIDEO_ASSETS,
+    ],
     sensors=[bria_results, brand_results],
     schedules=[nightly_refresh],
     resources=demo_resources(),

@@ -54,6 +54,19 @@ def _storage_figures(data: dict[str, Any]) -> list[Figure]:
     ]
 
 
+def _video_figures(data: dict[str, Any]) -> list[Figure]:
+    """video_inspection.py writes a flat JSON object to a file."""
+    return [
+        at_most(
+            f"peak RSS added reading a {data['size_mb']} MB video's facts and poster",
+            data["peak_added_mb"],
+            data["target_added_mb"],
+            "MB",
+            f"{data['frames']} frames in {data['seconds']} s; {data['peak_method']}",
+        )
+    ]
+
+
 def _status_rps_figures(data: dict[str, Any]) -> list[Figure]:
     """emulator_status_rps.py prints a flat JSON object."""
     return [
@@ -109,6 +122,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ok_exit_codes=frozenset({0, 1}),  # 1: it ran, and a backend missed its target
     ),
     Benchmark("client_overhead", "5"),
+    Benchmark(
+        "video_inspection",
+        "extra",
+        full=(),
+        smoke=("--smoke",),
+        json_file_flag="--json",
+        adapt=_video_figures,
+        ok_exit_codes=frozenset({0, 1}),  # 1: it ran, and missed its target
+    ),
     Benchmark(
         "emulator_status_rps",
         "extra",

@@ -1,25 +1,48 @@
-"""Asset checks on stored images: readable, the requested shape, a real alpha channel."""
+"""Asset checks on stored results: images readable, of the requested shape, with a real alpha
+channel; videos readable, as long as their input, with alpha where the operation promises it."""
 
 from __future__ import annotations
 
+import dataclasses
 import typing
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
-from bria_dagster.assets.plan import ALPHA_ENDPOINTS
+from bria_dagster.assets.plan import ALPHA_ENDPOINTS, VIDEO_ALPHA_ENDPOINTS
 from bria_dagster.client.catalog.registry import spec_for
 from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.types import BriaRequest
-from bria_dagster.results.images import ImageFacts, inspect_image, preview_data_uri
+from bria_dagster.results.images import (
+    VIDEO_ENDPOINT_PREFIX,
+    ImageFacts,
+    inspect_result,
+    poster_data_uri,
+    preview_data_uri,
+)
 from bria_dagster.results.records import METADATA_IMAGES, ImageRecord
 from bria_dagster.storage import ObjectStore, StorageError
+from bria_dagster.video_files import VideoFacts, probe_duration
 
 CHECK_READABLE = "image_readable"
 CHECK_DIMENSIONS = "image_dimensions"
 CHECK_ALPHA = "image_alpha"
-CHECK_NAMES = (CHECK_READABLE, CHECK_DIMENSIONS, CHECK_ALPHA)
+CHECK_VIDEO_READABLE = "video_readable"
+CHECK_VIDEO_DURATION = "video_duration"
+CHECK_VIDEO_ALPHA = "video_alpha"
+CHECK_NAMES = (
+    CHECK_READABLE,
+    CHECK_DIMENSIONS,
+    CHECK_ALPHA,
+    CHECK_VIDEO_READABLE,
+    CHECK_VIDEO_DURATION,
+    CHECK_VIDEO_ALPHA,
+)
+BLOCKING = frozenset({CHECK_READABLE, CHECK_VIDEO_READABLE})
+
+DURATION_TOLERANCE = 0.02
+"""Relative difference allowed between a video's duration and its input's, beyond one frame."""
 
 RATIO_TOLERANCE = 0.03
 """Relative difference allowed between the stored and the requested aspect ratio (Bria rounds
@@ -36,6 +59,9 @@ _DESCRIPTIONS = {
     CHECK_READABLE: "Every stored result exists in object storage and decodes as an image.",
     CHECK_DIMENSIONS: "Stored images have the requested aspect ratio or upscaled size.",
     CHECK_ALPHA: "Cut-outs (background removal) have a real alpha channel.",
+    CHECK_VIDEO_READABLE: "Every stored video exists in object storage and decodes (PyAV).",
+    CHECK_VIDEO_DURATION: "Stored videos last as long as their input video (within a frame).",
+    CHECK_VIDEO_ALPHA: "Videos whose background was made transparent have a real alpha plane.",
 }
 
 
@@ -62,6 +88,8 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
     model = request_model_of(request)
     if model is None:
         return (CHECK_READABLE,)
+    if spec_for(model).path.startswith(VIDEO_ENDPOINT_PREFIX):
+        return _video_checks(request, model)
     found = [CHECK_READABLE]
     shape_fields: set[str] = set(SHAPE_FIELDS & set(model.model_fields))
     if isinstance(request, BriaRequest):
@@ -71,6 +99,19 @@ def applicable_checks(request: object, requested: bool | Collection[str] = True)
         found.append(CHECK_DIMENSIONS)
     if spec_for(model).path in ALPHA_ENDPOINTS:
         found.append(CHECK_ALPHA)
+    return tuple(found)
+
+
+def _video_checks(request: object, model: type[BriaRequest]) -> tuple[str, ...]:
+    found = [CHECK_VIDEO_READABLE]
+    if "video" in model.model_fields:  # an edit of a video input lasts as long as it
+        found.append(CHECK_VIDEO_DURATION)
+    promises_alpha = spec_for(model).path in VIDEO_ALPHA_ENDPOINTS and (
+        not isinstance(request, BriaRequest)
+        or getattr(request, "background_color", None) == "Transparent"
+    )
+    if promises_alpha:
+        found.append(CHECK_VIDEO_ALPHA)
     return tuple(found)
 
 
@@ -111,7 +152,7 @@ def check_specs(
         dg.AssetCheckSpec(
             name,
             asset=asset_key,
-            blocking=name == CHECK_READABLE,
+            blocking=name in BLOCKING,
             description=_DESCRIPTIONS[name],
         )
         for name in CHECK_NAMES
@@ -128,33 +169,48 @@ class Verified:
     problems: dict[str, str]
     """Why an object could not be read, per key."""
     previews: list[tuple[ImageRecord, str]]
+    videos: dict[str, VideoFacts | None] = dataclasses.field(default_factory=dict)
+    """Video facts per object key of a video result (None: missing or not a video)."""
 
 
 def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verified:
-    """Read every stored object back and decode it; make previews of the first few."""
+    """Read every stored object back and decode it (a video streamed, its packets counted);
+    make previews of the first few (a video's is its poster frame)."""
     facts: dict[str, ImageFacts | None] = {}
+    videos: dict[str, VideoFacts | None] = {}
     problems: dict[str, str] = {}
     previews: list[tuple[ImageRecord, str]] = []
     for record in records:
         try:
             with store.open(record.key) as file:
-                found = inspect_image(file)
-                facts[record.key] = found
-                if found is not None and len(previews) < PREVIEWS:
-                    uri = preview_data_uri(file)
+                found = inspect_result(file, record.content_type, record.endpoint)
+                facts[record.key] = found.image
+                if record.endpoint.startswith(VIDEO_ENDPOINT_PREFIX) or record.is_video:
+                    videos[record.key] = found.video
+                if len(previews) < PREVIEWS and (found.image or found.video):
+                    make = poster_data_uri if found.image is None else preview_data_uri
+                    uri = make(file)
                     if uri:
                         previews.append((record, uri))
         except (StorageError, OSError) as exc:
             facts[record.key] = None
+            videos[record.key] = None
             problems[record.key] = str(exc)
-    return Verified(facts, problems, previews)
+    return Verified(facts, problems, previews, videos)
 
 
 def evaluate(
     records: Sequence[ImageRecord], verified: Verified, names: Collection[str] = CHECK_NAMES
 ) -> list[dg.AssetCheckResult]:
     """The results of the checks ``names`` for one materialization's records."""
-    checks = {CHECK_READABLE: _readable, CHECK_DIMENSIONS: _dimensions, CHECK_ALPHA: _alpha}
+    checks = {
+        CHECK_READABLE: _readable,
+        CHECK_DIMENSIONS: _dimensions,
+        CHECK_ALPHA: _alpha,
+        CHECK_VIDEO_READABLE: _video_readable,
+        CHECK_VIDEO_DURATION: _video_duration,
+        CHECK_VIDEO_ALPHA: _video_alpha,
+    }
     return [checks[name](records, verified) for name in CHECK_NAMES if name in names]
 
 
@@ -176,12 +232,7 @@ def _readable(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetChe
         for r in records
         if verified.facts.get(r.key) is None and r.content_type.startswith("image/")
     }
-    return dg.AssetCheckResult(
-        check_name=CHECK_READABLE,
-        passed=bool(records) and not bad,
-        metadata={"checked": len(records), "failures": dg.MetadataValue.json(bad)},
-        description=None if records else "no stored results",
-    )
+    return _all_read(CHECK_READABLE, records, bad)
 
 
 def _dimensions(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
@@ -195,30 +246,108 @@ def _dimensions(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetC
         elif problem is not None:
             checked += 1
             bad[record.key] = problem
-    if not checked:
-        return _nothing_checked(
-            CHECK_DIMENSIONS, "no stored result carries a requested size; nothing was compared"
-        )
-    return dg.AssetCheckResult(
-        check_name=CHECK_DIMENSIONS,
-        passed=not bad,
-        metadata={"checked": checked, "failures": dg.MetadataValue.json(bad)},
+    return _outcome(
+        CHECK_DIMENSIONS,
+        checked,
+        bad,
+        "no stored result carries a requested size; nothing was compared",
     )
 
 
 def _alpha(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    return _alpha_in(
+        CHECK_ALPHA,
+        records,
+        verified.facts,
+        "no stored result comes from a cut-out operation; nothing was checked",
+    )
+
+
+def _alpha_in(
+    name: str,
+    records: Sequence[ImageRecord],
+    facts: Mapping[str, ImageFacts | VideoFacts | None],
+    nothing: str,
+) -> dg.AssetCheckResult:
+    """Every record expected to have alpha has it, by the ``facts`` read back."""
     wanted = [r for r in records if r.expected.get("alpha")]
-    bad = [
-        r.key for r in wanted if (facts := verified.facts.get(r.key)) is None or not facts.has_alpha
-    ]
-    if not wanted:
-        return _nothing_checked(
-            CHECK_ALPHA, "no stored result comes from a cut-out operation; nothing was checked"
-        )
+    bad = [r.key for r in wanted if not getattr(facts.get(r.key), "has_alpha", False)]
+    return _outcome(name, len(wanted), bad, nothing, "without_alpha")
+
+
+def _video_readable(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    bad = {
+        r.key: verified.problems.get(r.key, "does not decode as a video")
+        for r in records
+        if (facts := verified.videos.get(r.key)) is None or facts.frames == 0
+    }
+    return _all_read(CHECK_VIDEO_READABLE, records, bad)
+
+
+def _all_read(
+    name: str, records: Sequence[ImageRecord], bad: dict[str, str]
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        check_name=CHECK_ALPHA,
+        check_name=name,
+        passed=bool(records) and not bad,
+        metadata={"checked": len(records), "failures": dg.MetadataValue.json(bad)},
+        description=None if records else "no stored results",
+    )
+
+
+def _video_duration(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    checked = 0
+    bad: dict[str, str] = {}
+    for record in records:
+        wanted = record.expected.get("duration_s")
+        source = record.expected.get("source_video")
+        if wanted is None and source is None:
+            continue
+        checked += 1
+        facts = verified.videos.get(record.key)
+        if facts is None:
+            bad[record.key] = "not readable"
+            continue
+        if wanted is None:
+            try:
+                wanted = probe_duration(str(source))
+            except ValueError as exc:
+                bad[record.key] = f"the input video could not be read: {exc}"
+                continue
+        tolerance = (1 / facts.fps if facts.fps else 0) + DURATION_TOLERANCE * float(wanted)
+        if abs(facts.duration_s - float(wanted)) > tolerance:
+            bad[record.key] = f"{facts.duration_s:.3f} s, the input lasts {float(wanted):.3f} s"
+    return _outcome(
+        CHECK_VIDEO_DURATION,
+        checked,
+        bad,
+        "no stored video records its input; nothing was compared",
+    )
+
+
+def _outcome(
+    name: str,
+    checked: int,
+    bad: Sequence[str] | Mapping[str, str],
+    nothing: str,
+    key: str = "failures",
+) -> dg.AssetCheckResult:
+    """Passed when something was compared and nothing is ``bad``; a WARN when nothing was."""
+    if not checked:
+        return _nothing_checked(name, nothing)
+    return dg.AssetCheckResult(
+        check_name=name,
         passed=not bad,
-        metadata={"checked": len(wanted), "without_alpha": dg.MetadataValue.json(bad)},
+        metadata={"checked": checked, key: dg.MetadataValue.json(bad)},
+    )
+
+
+def _video_alpha(records: Sequence[ImageRecord], verified: Verified) -> dg.AssetCheckResult:
+    return _alpha_in(
+        CHECK_VIDEO_ALPHA,
+        records,
+        verified.videos,
+        "no stored video was asked for a transparent background",
     )
 
 

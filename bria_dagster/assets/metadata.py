@@ -112,6 +112,13 @@ def _single(record: ImageRecord) -> dict[str, Any]:
     if record.width is not None and record.height is not None:
         values["bria/width"] = dg.MetadataValue.int(record.width)
         values["bria/height"] = dg.MetadataValue.int(record.height)
+    if record.is_video:
+        values["bria/duration_s"] = dg.MetadataValue.float(float(record.duration_s or 0))
+        values["bria/fps"] = dg.MetadataValue.float(float(record.fps or 0))
+        values["bria/frames"] = dg.MetadataValue.int(int(record.frames or 0))
+        values["bria/codec"] = dg.MetadataValue.text(record.codec or "")
+        values["bria/resolution"] = dg.MetadataValue.text(f"{record.width}x{record.height}")
+        values["bria/content_type"] = dg.MetadataValue.text(record.content_type)
     if record.seed is not None:
         values["bria/seed"] = dg.MetadataValue.int(record.seed)
     for name in ("prompt", "refined_prompt"):
@@ -136,6 +143,8 @@ def _table(records: Sequence[ImageRecord]) -> str:
     ]
     for r in records:
         size = f"{r.width}x{r.height}" if r.width else f"{r.size} B"
+        if r.is_video:
+            size += f", {r.duration_s} s {r.codec}"
         lines.append(
             f"| {r.variant or '-'} | {r.request_id} | {size} | {r.seed or '-'} | {r.uri} |"
         )

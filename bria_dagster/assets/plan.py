@@ -30,6 +30,9 @@ ALPHA_ENDPOINTS = frozenset(
 )
 """Operations whose image must carry a real alpha channel (a cut-out)."""
 
+VIDEO_ALPHA_ENDPOINTS = frozenset({"/v2/video/edit/remove_background"})
+"""Video operations whose result has an alpha plane when asked for a ``Transparent`` background."""
+
 KEY_CHECK_EXTENSION = "webm"
 """The longest extension a result gets (see ``images.extension_for``): the key checked before
 the POST is never shorter than the one stored."""
@@ -135,4 +138,27 @@ def expected_output(endpoint: str, payload: Mapping[str, Any], step: StepInput) 
             expected["height"] = source.height * increase
     if endpoint in ALPHA_ENDPOINTS:
         expected["alpha"] = True
+    if endpoint.startswith("/v2/video/"):
+        expected.update(_expected_video(endpoint, payload, step))
+    return expected
+
+
+def _expected_video(endpoint: str, payload: Mapping[str, Any], step: StepInput) -> dict[str, Any]:
+    """A video edit lasts as long as its input: the duration an upstream record knows, else
+    the input's URL (the check reads its duration); alpha when asked for transparency."""
+    expected: dict[str, Any] = {}
+    if endpoint in VIDEO_ALPHA_ENDPOINTS and payload.get("background_color") == "Transparent":
+        expected["alpha"] = True
+    video = payload.get("video")
+    if not isinstance(video, str):
+        return expected
+    known = [
+        image.record.duration_s
+        for image in step.images
+        if image.record.duration_s is not None and video in (image.result_url, image.uri)
+    ]
+    if known:
+        expected["duration_s"] = known[0]
+    else:
+        expected["source_video"] = video
     return expected

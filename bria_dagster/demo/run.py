@@ -2,8 +2,8 @@
 
 It keeps Dagster's state in a local instance folder, submits every SKU's product photo (the
 deferred step), evaluates the result sensor as the daemon would until every photo has landed,
-then runs the rest of the chain for all SKUs in one run, and prints where the images are and
-how to open the UI on the same instance.
+then runs the rest of the chain for all SKUs in one run and the video branch in another, and
+prints where the images are and how to open the UI on the same instance.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
+from bria_dagster.video_files import VIDEO_CONTENT_TYPES, VideoFacts, inspect_video, poster_frame
+
 PREVIEW_MAX_SIDE = 256
 """Longest side of the preview embedded in metadata (tens of KB: Dagster keeps metadata small)."""
 
@@ -18,12 +20,7 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "WEBP": ("image/webp", "webp"),
     "GIF": ("image/gif", "gif"),
 }
-_BY_CONTENT_TYPE: dict[str, str] = {
-    "video/mp4": "mp4",
-    "video/webm": "webm",
-    "video/quicktime": "mov",
-    "application/json": "bin",
-}
+_BY_CONTENT_TYPE: dict[str, str] = {**VIDEO_CONTENT_TYPES, "application/json": "bin"}
 
 
 @dataclass(frozen=True)
@@ -81,15 +78,69 @@ def _lowest_alpha(image: Image.Image) -> float:
     return lowest
 
 
-def extension_for(facts: ImageFacts | None, content_type: str | None) -> tuple[str, str]:
-    """(content type, extension) for a stored result: from the decoded format, else the host's
-    content type, else a generic binary."""
-    if facts is not None and facts.format in _FORMATS:
-        return _FORMATS[facts.format]
-    base = (content_type or "").split(";")[0].strip().lower()
+VIDEO_ENDPOINT_PREFIX = "/v2/video/"
+
+
+@dataclass(frozen=True)
+class ResultFacts:
+    """What decoding a stored result found: image facts (Pillow), video facts (PyAV), both for
+    an animated GIF a video endpoint made, or neither."""
+
+    image: ImageFacts | None
+    video: VideoFacts | None
+
+    @property
+    def width(self) -> int | None:
+        """Width in pixels."""
+        return self.video.width if self.video else self.image.width if self.image else None
+
+    @property
+    def height(self) -> int | None:
+        """Height in pixels."""
+        return self.video.height if self.video else self.image.height if self.image else None
+
+    @property
+    def has_alpha(self) -> bool | None:
+        """Whether some pixel (of a video: of its first frame) is not opaque."""
+        if self.video:
+            return self.video.has_alpha
+        return self.image.has_alpha if self.image else None
+
+
+def inspect_result(file: IO[bytes], content_type: str | None, endpoint: str) -> ResultFacts:
+    """Decode a stored (or downloaded) result: as an image, and as a video when it comes from a
+    video endpoint or is served as ``video/*`` (streamed: memory stays flat)."""
+    image = inspect_image(file)
+    maybe_video = endpoint.startswith(VIDEO_ENDPOINT_PREFIX) or _base(content_type).startswith(
+        "video/"
+    )
+    return ResultFacts(image, inspect_video(file) if maybe_video else None)
+
+
+def extension_for(facts: ResultFacts, content_type: str | None) -> tuple[str, str]:
+    """(content type, extension) for a stored result: a video's served type (else its
+    container's), an image's decoded format, else the host's content type, else generic."""
+    base = _base(content_type)
+    if facts.video is not None and facts.image is None:
+        if base in VIDEO_CONTENT_TYPES:
+            return base, VIDEO_CONTENT_TYPES[base]
+        return facts.video.content_type, facts.video.extension
+    image = facts.image
+    if image is not None and image.format in _FORMATS:
+        return _FORMATS[image.format]
     if base in _BY_CONTENT_TYPE:
         return base, _BY_CONTENT_TYPE[base]
     return "application/octet-stream", "bin"
+
+
+def _base(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def poster_data_uri(file: IO[bytes], max_side: int = PREVIEW_MAX_SIDE) -> str | None:
+    """A ``data:`` URI of a video's first frame (its poster), or None if it is not a video."""
+    poster = poster_frame(file)
+    return thumbnail_data_uri(poster, max_side) if poster is not None else None
 
 
 def preview_data_uri(file: IO[bytes], max_side: int = PREVIEW_MAX_SIDE) -> str | None:
@@ -100,11 +151,18 @@ def preview_data_uri(file: IO[bytes], max_side: int = PREVIEW_MAX_SIDE) -> str |
         with Image.open(file) as image:
             image.seek(0)
             thumb = image.convert("RGBA")
-            thumb.thumbnail((max_side, max_side))
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     finally:
         file.seek(0)
+    return thumbnail_data_uri(thumb, max_side)
+
+
+def thumbnail_data_uri(image: Image.Image, max_side: int = PREVIEW_MAX_SIDE) -> str:
+    """A ``data:`` URI of ``image`` fitted in ``max_side`` (PNG with alpha, else JPEG): the
+    preview of an image, or of a video's poster frame."""
+    thumb = image.convert("RGBA")
+    thumb.thumbnail((max_side, max_side))
     out = io.BytesIO()
     if _lowest_alpha(thumb) < 255:
         thumb.save(out, "PNG", optimize=True)

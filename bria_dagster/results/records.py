@@ -39,7 +39,22 @@ class ImageRecord:
     completed_at: float | None = None
     stored_at: float | None = None
     expected: dict[str, Any] = field(default_factory=dict)
-    """What the checks verify: ``aspect_ratio`` "w:h", ``width``/``height``, ``alpha``."""
+    """What the checks verify: ``aspect_ratio`` "w:h", ``width``/``height``, ``alpha``, and for
+    a video edit ``source_video`` (the input's URL) and ``duration_s`` (the input's duration,
+    when an upstream record knew it)."""
+    duration_s: float | None = None
+    """A video's duration in seconds (None for an image)."""
+    fps: float | None = None
+    """A video's frame rate."""
+    frames: int | None = None
+    """A video's frame count."""
+    codec: str | None = None
+    """A video's codec (FFmpeg's name: h264, hevc, vp9, prores, gif)."""
+
+    @property
+    def is_video(self) -> bool:
+        """Whether the stored result is a video (it has a duration)."""
+        return self.duration_s is not None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""

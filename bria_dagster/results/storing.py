@@ -15,7 +15,7 @@ from bria_dagster.client import AsyncBriaClient, JobResult
 from bria_dagster.client.errors import DownloadError
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
-from bria_dagster.results.images import ImageFacts, extension_for, inspect_image
+from bria_dagster.results.images import ResultFacts, extension_for, inspect_result
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.storage import ObjectStore, object_key
 
@@ -53,7 +53,7 @@ async def store_entry(
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         download_type = await _download(client, entry, result, spool)
         crash_point("store.downloaded")
-        facts = inspect_image(spool)
+        facts = inspect_result(spool, download_type, entry.endpoint)
         content_type, extension = extension_for(facts, download_type)
         key = object_key(
             entry.asset_key.split("/"),
@@ -77,7 +77,7 @@ def record_of_stored(store: ObjectStore, entry: LedgerEntry) -> ImageRecord:
     key = _key_of(store, entry)
     info = store.info(key)
     with store.open(key) as file:
-        facts = inspect_image(file)
+        facts = inspect_result(file, info.content_type, entry.endpoint)
     result = JobResult.model_validate(entry.result or {})
     return _record(entry, result, key, info.size, info.sha256, info.content_type, facts)
 
@@ -89,9 +89,10 @@ def _record(
     size: int,
     sha256: str,
     content_type: str,
-    facts: ImageFacts | None,
+    facts: ResultFacts,
 ) -> ImageRecord:
     summary = entry.request_summary
+    video = facts.video
     return ImageRecord(
         partition_key=entry.partition_key,
         variant=summary.get(SUMMARY_VARIANT),
@@ -102,9 +103,9 @@ def _record(
         size=size,
         sha256=sha256,
         content_type=content_type,
-        width=facts.width if facts else None,
-        height=facts.height if facts else None,
-        has_alpha=facts.has_alpha if facts else None,
+        width=facts.width,
+        height=facts.height,
+        has_alpha=facts.has_alpha,
         seed=result.seed,
         prompt=result.prompt,
         refined_prompt=result.refined_prompt,
@@ -114,6 +115,10 @@ def _record(
         completed_at=entry.completed_at,
         stored_at=entry.stored_at,
         expected=dict(summary.get(SUMMARY_EXPECTED) or {}),
+        duration_s=video.duration_s if video else None,
+        fps=video.fps if video else None,
+        frames=video.frames if video else None,
+        codec=video.codec if video else None,
     )
 
 

@@ -44,6 +44,11 @@ def test_storage_streaming_benchmark_reports_memory() -> None:
     assert "file" in rows and "s3" in rows, out  # both backends streamed and were measured
 
 
+def test_video_inspection_benchmark_reports_memory() -> None:
+    out = _run("video_inspection.py", "--smoke")
+    assert "of the 32 MB bound" in out and "h264" in out, out
+
+
 def _figures(out: str) -> dict[str, dict]:
     """The figures of a script's ``--json`` line, by name."""
     document = json.loads(out.strip().splitlines()[-1])

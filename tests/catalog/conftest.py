@@ -17,6 +17,7 @@ from PIL import Image
 
 from bria_dagster.client import AsyncBriaClient, BriaClient
 from bria_dagster.emulator import EmulatorConfig, EmulatorServer
+from bria_dagster.video_files import encode_video
 
 FAST: dict[str, Any] = {
     "rate_limit_backend": "memory",
@@ -45,8 +46,8 @@ CatalogClient = BriaClient
 AsyncCatalogClient = AsyncBriaClient
 """The async client (it carries the grouped namespaces)."""
 
-CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(64)
-"""A video the emulator accepts as input."""
+CLIP = encode_video([Image.new("RGB", (32, 24), (40 * i, 90, 160)) for i in range(3)], "mp4_h264")
+"""A video the emulator accepts as input (three frames, 32x24, H.264)."""
 
 
 def png(size: int = 256, color: tuple[int, int, int] = (30, 120, 200)) -> bytes:

@@ -12,6 +12,8 @@ from PIL import Image
 
 from bria_dagster.demo import run as demo
 from bria_dagster.demo.products import load_products
+from bria_dagster.demo.video import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
+from bria_dagster.video_files import decode_frames
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ("product_photo", "cutout", "packshot", "lifestyle_shot", "ad_formats", "ad")
@@ -90,3 +92,15 @@ def test_demo_materializes_every_asset_with_real_images(
     cutouts = list((images / "cutout").rglob("*.png"))
     with Image.open(cutouts[0]) as cut:
         assert cut.mode == "RGBA" and cut.getchannel("A").getextrema()[0] < 255
+
+    # The video branch: the turntable clip without its background, a real transparent WebM.
+    (video,) = [f for f in (images / "product_video").rglob("*.*") if f.suffix != ".json"]
+    assert video.suffix == ".webm"
+    frames, rate = decode_frames(video.read_bytes())
+    assert len(frames) == CLIP_FRAMES and rate == CLIP_FPS and frames[0].size == CLIP_SIZE
+    assert frames[0].getchannel("A").getextrema()[0] == 0
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for name in ("video_readable", "video_duration", "video_alpha"):
+            key = dg.AssetCheckKey(dg.AssetKey("product_video"), name)
+            record = instance.get_latest_asset_check_evaluation_record(key)
+            assert record is not None and record.status.value == "SUCCEEDED", key

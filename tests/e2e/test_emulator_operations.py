@@ -16,6 +16,7 @@ from PIL import Image
 from bria_dagster.client.catalog import CATALOG
 from bria_dagster.emulator import EmulatorServer
 from bria_dagster.emulator.handlers import ALL_OPERATIONS
+from bria_dagster.video_files import encode_video
 from tests.catalog import examples
 from tests.catalog.openapi import load_operations, properties, required
 
@@ -111,9 +112,10 @@ def inputs(http: httpx.Client, emulator_server: EmulatorServer) -> dict[str, str
     trained tailored model."""
     grant = http.post("/v2/video/upload", json={}).json()["result"]
     fields = {k: str(v) for k, v in grant["upload_fields"].items()}
-    sent = httpx.post(grant["upload_url"], data=fields, files={"file": ("in.mp4", b"\0" * 64)})
+    clip = encode_video([Image.new("RGB", (96, 64), "white")] * 3, "mp4_h264")
+    sent = httpx.post(grant["upload_url"], data=fields, files={"file": ("in.mp4", clip)})
     assert sent.status_code == 204
-    assert httpx.get(grant["file_url"]).content == b"\0" * 64
+    assert httpx.get(grant["file_url"]).content == clip
     return {
         examples.IMG: _hosted(http, _png_bytes((96, 64), "white")),
         examples.MASK: _hosted(http, _png_bytes((96, 64), "black", mode="L")),

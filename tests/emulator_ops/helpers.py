@@ -32,11 +32,6 @@ def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
     return tuple(value) if isinstance(value, tuple) else (int(value),)
 
 
-def frame_count(image: Image.Image) -> int:
-    """How many frames an (animated) image has."""
-    return int(getattr(image, "n_frames", 1))
-
-
 def encode(image: Image.Image, fmt: str = "PNG", **params: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from bria_dagster.emulator.handlers import draw
 
-from .helpers import BACKGROUND, SUBJECT, frame_count, pixel, product_photo
+from .helpers import BACKGROUND, SUBJECT, pixel, product_photo
 
 SIZE = (96, 72)
 
@@ -176,10 +175,3 @@ def test_tint_annotate_add_object_and_sketch_visibly_change_the_picture() -> Non
         assert changed.size == SIZE
         diff = ImageStat.Stat(ImageChops.difference(changed.convert("RGB"), photo)).mean
         assert sum(diff) > 3
-
-
-def test_animation_is_a_small_animated_gif() -> None:
-    data = draw.animation(draw.generate("a kite", 1, (300, 200)), frames=5)
-    clip = Image.open(io.BytesIO(data))
-    assert clip.format == "GIF" and frame_count(clip) == 5
-    assert max(clip.size) <= 256

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from .helpers import encode, error_of, fetch, frame_count, run_async
+from bria_dagster.video_files import decode_frames, encode_video
 
-CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(200)
+from .helpers import encode, error_of, fetch, product_photo, run_async
+
+CLIP = encode_video([product_photo((64, 48)).rotate(i * 30) for i in range(4)], "mp4_h264", 8)
 
 
 def _upload(http: httpx.Client, data: bytes = CLIP) -> str:
@@ -54,14 +55,15 @@ VIDEO_JOBS: dict[str, tuple[dict[str, Any], str]] = {
 
 
 @pytest.mark.parametrize("path", sorted(VIDEO_JOBS))
-def test_video_jobs_make_a_small_animation(http: httpx.Client, path: str) -> None:
+def test_video_jobs_make_a_video_of_every_input_frame(http: httpx.Client, path: str) -> None:
     extra, field = VIDEO_JOBS[path]
     body = {"video": _upload(http), **extra}
     error_of(http.post(path, json={**body, "sync": True}), 400)
     status = run_async(http, path, body)
     assert status["status"] == "COMPLETED", status
-    clip = Image.open(io.BytesIO(fetch(status["result"][field])))
-    assert frame_count(clip) > 1 and max(clip.size) <= 256
+    frames, rate = decode_frames(fetch(status["result"][field]))
+    assert len(frames) == 4 and rate == 8
+    assert frames[0].size == ((128, 96) if "increase_resolution" in path else (64, 48))
 
 
 def test_replace_background_and_erase_take_their_second_input(http: httpx.Client) -> None:

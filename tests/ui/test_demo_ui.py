@@ -7,10 +7,10 @@ passing checks, and the sensor and schedule; the daemon ticks the result sensor,
 materializes a new SKU's photo and launches the rest of the chain.
 
 The README's screenshots come from this run: `BRIA_UI_SCREENSHOTS=docs/images pytest
-tests/ui/test_demo_ui.py` writes `asset-graph.png`, `materialization.png`, `tailored-model.png`
-and `tailored-materialization.png` there. The tailored half of the demo (brand images, the
-trained style model, the campaign visual) is in the graph, and its model and generation show
-their previews.
+tests/ui/test_demo_ui.py` writes `asset-graph.png`, `materialization.png`, `tailored-model.png`,
+`tailored-materialization.png` and `video-materialization.png` there. The tailored half of the
+demo (brand images, the trained style model, the campaign visual) and its video branch are in
+the graph; the model, the generation and the video show their previews.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Page
 
+from bria_dagster.demo.video import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE
+from bria_dagster.video_files import decode_frames
 from tests.demo.test_demo_command import DEMO_CHECKS
 from tests.ui.dagster_ui import DagsterUI, free_port, materialize_assets, running_dagster_ui
 from tests.ui.ui_pages import (
@@ -68,13 +70,17 @@ BRAND_GROUPS = {
 BRAND_ASSETS = tuple(BRAND_GROUPS)
 CHAIN = ASSETS[1:]
 """The assets that store images, each with the image checks that apply to it."""
+VIDEO_GROUPS = {"turntable_clip": "video", "product_video": "video"}
+VIDEO_KINDS = {"turntable_clip": ["video"], "product_video": ["bria", "video"]}
+VIDEO_CHECKS = ("video_readable", "video_duration", "video_alpha")
+"""The video branch (bria_dagster/demo/video.py) and the checks of its Bria step."""
 DEMO_SKUS = ("SKU-1001", "SKU-1002")
 SHOWN_SKU = DEMO_SKUS[0]
 DAEMON_SKU = "SKU-1004"
 
-GRAPH_VIEWPORT = (1680, 980)
-"""Wide enough for the UI to draw all seven nodes of the catalog chain in full (it draws names
-only below 60 %), and tall enough for the brand chain below it."""
+GRAPH_VIEWPORT = (1680, 1200)
+"""Wide and tall enough for the UI to draw all nodes of the four groups in full (it draws names
+only below 60 % zoom)."""
 PAGE_VIEWPORT = (1400, 900)
 MAX_PNG_BYTES = 400_000
 SCREENSHOTS_ENV = "BRIA_UI_SCREENSHOTS"
@@ -148,19 +154,22 @@ def test_the_demo_ran_on_the_local_emulator(demo: Demo):
 def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: Path):
     with chromium_page(*GRAPH_VIEWPORT) as page:
         collapse_navigation(page)
-        show_whole_asset_graph(page, demo.ui, (*ASSETS, *BRAND_ASSETS))
+        show_whole_asset_graph(page, demo.ui, (*ASSETS, *VIDEO_GROUPS, *BRAND_ASSETS))
 
         nodes = page.locator(GRAPH_NODE)
-        for group in sorted({*GROUPS.values(), *BRAND_GROUPS.values()}):
+        for group in sorted({*GROUPS.values(), *VIDEO_GROUPS.values(), *BRAND_GROUPS.values()}):
             assert nodes.get_by_text(group, exact=True).first.is_visible(), group
-        for name in ASSETS:
+        for name in (*ASSETS, *VIDEO_GROUPS):
             node = nodes.filter(has=page.get_by_text(name, exact=True)).first
             assert node.is_visible(), name
             text = node.text_content() or ""
-            filled = re.search(r"(\d+)% filled", text)
-            assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
-            if name in CHAIN:
-                count = len(DEMO_CHECKS[name])
+            if name in VIDEO_GROUPS:  # unpartitioned
+                assert "Materialized" in text, f"{name}: {text}"
+            else:
+                filled = re.search(r"(\d+)% filled", text)
+                assert filled and int(filled.group(1)) > 0, f"{name}: {text}"
+            if name in CHAIN or name == "product_video":
+                count = len(DEMO_CHECKS.get(name, VIDEO_CHECKS))
                 assert f"{count} / {count} Passed" in text, f"{name}: {text}"
         for name in BRAND_ASSETS:  # tailored training and generation, each materialized
             node = nodes.filter(has=page.get_by_text(name, exact=True)).first
@@ -174,11 +183,12 @@ def test_asset_graph_shows_every_asset_in_its_group(demo: Demo, screenshot_dir: 
         "/".join(node["assetKey"]["path"]): node
         for node in demo.ui.graphql(ASSETS_QUERY)["assetNodes"]
     }
-    assert {name: node["groupName"] for name, node in shown.items()} == {
-        **GROUPS,
-        **BRAND_GROUPS,
-    }
-    assert all(node["description"] and node["kinds"] == ["bria"] for node in shown.values())
+    assert {name: node["groupName"] for name, node in shown.items()} == (
+        GROUPS | VIDEO_GROUPS | BRAND_GROUPS
+    )
+    assert all(node["description"] for node in shown.values())
+    kinds = {name: sorted(node["kinds"]) for name, node in shown.items()}
+    assert kinds == {key: ["bria"] for key in GROUPS | BRAND_GROUPS} | VIDEO_KINDS
 
 
 def _drawn(page: Page, selector: str) -> Image.Image:
@@ -242,6 +252,34 @@ def test_tailored_model_and_its_generation_show_their_previews(demo: Demo, scree
         assert "bria_images/campaign_visual/" in body
         shot = screenshot(page, screenshot_dir, "tailored-materialization")
         _check_png(shot, PAGE_VIEWPORT)
+
+
+def test_video_materialization_shows_its_poster_preview_and_checks(
+    demo: Demo, screenshot_dir: Path
+):
+    with chromium_page(*PAGE_VIEWPORT) as page:
+        collapse_navigation(page)
+        images = show_preview_images(page, demo.ui, "product_video")
+
+        # The poster frame of the transparent 192x144 WebM, at its size (under 256).
+        assert [(i.natural_width, i.natural_height) for i in images] == [CLIP_SIZE], images
+        (path,) = (demo.ui.dagster_home / "bria_images" / "product_video").glob("*.webm")
+        frames, rate = decode_frames(path.read_bytes())  # the stored video plays
+        assert len(frames) == CLIP_FRAMES and rate == CLIP_FPS and frames[0].size == CLIP_SIZE
+        poster = Image.new("RGBA", CLIP_SIZE, "white")
+        poster.alpha_composite(frames[0])
+        drawn = _drawn(page, f"{DIALOG} img")
+        difference = ImageStat.Stat(
+            ImageChops.difference(drawn, poster.convert("RGB").resize(drawn.size))
+        ).mean
+        assert max(difference) < 8, difference
+        body = page.locator("body").inner_text()
+        assert "bria_images/product_video/" in body and "vp9" in body
+        shot = screenshot(page, screenshot_dir, "video-materialization")
+        _check_png(shot, PAGE_VIEWPORT)
+
+        statuses = asset_check_statuses(page, demo.ui, "product_video")
+        assert statuses == dict.fromkeys(VIDEO_CHECKS, "Succeeded")
 
 
 def test_sensor_and_schedule_are_listed(demo: Demo):

@@ -9,8 +9,6 @@ estimated from the border) cuts it cleanly.
 from __future__ import annotations
 
 import hashlib
-import io
-import itertools
 import random
 
 from PIL import (
@@ -19,7 +17,6 @@ from PIL import (
     ImageDraw,
     ImageFilter,
     ImageOps,
-    ImageSequence,
     ImageStat,
 )
 
@@ -313,32 +310,3 @@ def spin(frame: Image.Image, frames: int = 6, side: int = VIDEO_SIDE) -> list[Im
     """Frames of ``frame`` turning once around: a clip made from a still picture."""
     base = ImageOps.contain(frame.convert("RGB"), (side, side))
     return [base.rotate(i * 360 / frames, fillcolor=border_colour(base)) for i in range(frames)]
-
-
-def frames_of(data: bytes, limit: int = 8, side: int = VIDEO_SIDE) -> list[Image.Image] | None:
-    """The first frames of an animation (GIF, WebP, APNG: what the emulator's video endpoints
-    make) or of a still image, fitted in ``side``; None for a container Pillow cannot read."""
-    try:
-        clip = Image.open(io.BytesIO(data))
-        frames = [
-            frame.convert("RGB") for frame in itertools.islice(ImageSequence.Iterator(clip), limit)
-        ]
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-    if frames and max(frames[0].size) > side:
-        frames = [ImageOps.contain(frame, (side, side)) for frame in frames]
-    return frames or None
-
-
-def encode_clip(frames: list[Image.Image], duration_ms: int = 120) -> bytes:
-    """An animated GIF of ``frames`` (the emulator's stand-in for a video file)."""
-    buffer = io.BytesIO()
-    frames[0].save(
-        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0
-    )
-    return buffer.getvalue()
-
-
-def animation(frame: Image.Image, frames: int = 6, side: int = VIDEO_SIDE) -> bytes:
-    """A small animated GIF made from ``frame``."""
-    return encode_clip(spin(frame, frames, side))
