@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 import httpx
 from tenacity import AsyncRetrying
 
+from bria_dagster.client.aiohttp_transport import AiohttpTransport
 from bria_dagster.client.catalog.binding import Async
 from bria_dagster.client.catalog.mixin import CatalogMixin
 from bria_dagster.client.core import Call, ClientCore, SendGuard, not_sent
@@ -70,9 +71,11 @@ class AsyncBriaClient(CatalogMixin[Async]):
     ) -> None:
         self._core = core
         self._owns_core = owns_core
-        self._http = httpx.AsyncClient(transport=transport, **core.engine_client_options())
+        self._http = httpx.AsyncClient(
+            transport=transport or AiohttpTransport(), **core.engine_client_options()
+        )
         self._downloads = httpx.AsyncClient(
-            transport=download_transport, **core.download_client_options()
+            transport=download_transport or AiohttpTransport(), **core.download_client_options()
         )
 
     @classmethod
