@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dagster as dg
@@ -27,6 +28,8 @@ sizes to multiples of 8 or 16 pixels)."""
 
 PREVIEWS = 4
 """At most this many previews per materialization."""
+VERIFY_THREADS = 4
+"""Stored objects read back and decoded at once by :func:`verify_stored`."""
 
 
 SHAPE_FIELDS = frozenset({"aspect_ratio", "desired_increase"})
@@ -131,23 +134,44 @@ class Verified:
 
 
 def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verified:
-    """Read every stored object back and decode it; make previews of the first few."""
+    """Read every stored object back and decode it; make previews of the first few.
+
+    The objects are read and decoded by a few threads at once (reads wait on storage and
+    Pillow decodes without the GIL): a batch's read-back is on the step's critical path."""
     facts: dict[str, ImageFacts | None] = {}
     problems: dict[str, str] = {}
     previews: list[tuple[ImageRecord, str]] = []
-    for record in records:
+
+    def read_back(record: ImageRecord) -> tuple[ImageFacts | None, str | None]:
         try:
             with store.open(record.key) as file:
-                found = inspect_image(file)
-                facts[record.key] = found
-                if found is not None and len(previews) < PREVIEWS:
-                    uri = preview_data_uri(file)
-                    if uri:
-                        previews.append((record, uri))
+                return inspect_image(file), None
         except (StorageError, OSError) as exc:
-            facts[record.key] = None
-            problems[record.key] = str(exc)
+            return None, str(exc)
+
+    workers = min(VERIFY_THREADS, len(records))
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="bria-verify") as pool:
+            found = list(pool.map(read_back, records))
+    else:
+        found = [read_back(record) for record in records]
+    for record, (seen, problem) in zip(records, found, strict=True):
+        facts[record.key] = seen
+        if problem is not None:
+            problems[record.key] = problem
+        elif seen is not None and len(previews) < PREVIEWS:
+            uri = _preview(store, record)
+            if uri:
+                previews.append((record, uri))
     return Verified(facts, problems, previews)
+
+
+def _preview(store: ObjectStore, record: ImageRecord) -> str | None:
+    try:
+        with store.open(record.key) as file:
+            return preview_data_uri(file)
+    except (StorageError, OSError):
+        return None
 
 
 def evaluate(

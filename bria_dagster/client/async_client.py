@@ -126,7 +126,9 @@ class AsyncBriaClient(CatalogMixin[Async]):
             self._core.limiter_waited(await self._core.limiter.acquire_async(call.budget))
         request = self._http.build_request(**self._core.request_options(call))
         if guard is not None:
-            guard.sending()
+            # In a worker thread: a guard records the send durably (a ledger commit waits for
+            # the disk), and the event loop meanwhile goes on with the other requests.
+            await asyncio.to_thread(guard.sending)
         sent_at = self._core.sent(call)
         try:
             response = await self._http.send(request)
