@@ -24,6 +24,7 @@ methods (RFC 9112 section 9.3.1), never a POST.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ssl
@@ -91,19 +92,24 @@ async def _request_body(stream: httpx.AsyncByteStream) -> AsyncIterator[bytes]:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncClient`` transport over an aiohttp session (HTTP/1.1).
 
-    The session is opened on the first request, in the event loop that sends it, and closed by
-    :meth:`aclose`. Cookies, redirects and authentication stay httpx's business: the session keeps
-    no cookies and follows no redirect. Proxies come from the environment as with httpx's own
-    transport (``HTTPS_PROXY``, ``NO_PROXY``, ...).
+    The session is opened on the first request, in the event loop that sends it (a request from
+    another event loop opens another), and closed by :meth:`aclose`. Cookies, redirects and
+    authentication stay httpx's business: the session keeps no cookies and follows no redirect.
+    Proxies come from the environment as with httpx's own transport (``HTTPS_PROXY``,
+    ``NO_PROXY``, ...).
     """
 
     def __init__(self, *, max_connections: int = 100, keepalive_expiry_s: float = 5.0) -> None:
         self._max_connections = max_connections
         self._keepalive_expiry_s = keepalive_expiry_s
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies: dict[tuple[str, str | None, int | None], _Proxy] = {}
 
     def _open(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a session and its connections belong to one event loop
+            self._session, self._loop = None, loop
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
@@ -167,7 +173,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Close the session and its connections (those of an event loop that is gone are left
+        to it)."""
+        session, self._session = self._session, None
+        if session is not None and self._loop is asyncio.get_running_loop():
+            await session.close()

@@ -159,3 +159,17 @@ def test_each_aiohttp_failure_says_whether_the_post_left(
     error = transport_error(caught.value, endpoint=GENERATE, idempotent=False)
     assert error.request_sent is sent
     assert isinstance(error, AmbiguousSubmitError) is sent
+
+
+def test_one_async_client_serves_one_event_loop_after_another(
+    emulator: EmulatorServer, token: str
+) -> None:
+    client = AsyncBriaClient(api_token=token, base_url=emulator.base_url, **FAST)
+
+    async def submit() -> str:
+        return (await client.submit("image/generate", {"prompt": "x"})).request_id
+
+    first, second = asyncio.run(submit()), asyncio.run(submit())
+    asyncio.run(client.aclose())
+    assert first != second
+    assert len(emulator.requests(path=GENERATE, method="POST")) == 2
