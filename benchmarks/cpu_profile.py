@@ -33,6 +33,7 @@ PACKAGES = (
     "pyrate_limiter",
     "sqlalchemy",
     "dagster",
+    "PIL",
     "asyncio",
     "logging",
     "json",
@@ -52,16 +53,16 @@ def _package(filename: str, function: str) -> str:
     return "other Python"
 
 
-def summary(profile: cProfile.Profile, *, title: str, top: int = 30) -> str:
-    """Own CPU time per package, then the ``top`` functions by own time."""
-    stats = pstats.Stats(profile)
+def summary(profile: cProfile.Profile | pstats.Stats, *, title: str, top: int = 30) -> str:
+    """Own time per package, then the ``top`` functions by own time."""
+    stats = profile if isinstance(profile, pstats.Stats) else pstats.Stats(profile)
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, object]]
     raw = stats.stats  # type: ignore[attr-defined]
     by_package: Counter[str] = Counter()
     for (filename, _line, function), (_cc, _nc, own, _cum, _callers) in raw.items():
         by_package[_package(filename, function)] += own
     total = sum(by_package.values()) or 1.0
-    lines = [title, "", f"own CPU time by package (total {total:.2f} s):"]
+    lines = [title, "", f"own time by package (total {total:.2f} s):"]
     lines += [
         f"  {name:24s} {seconds:8.3f} s  {100 * seconds / total:5.1f} %"
         for name, seconds in by_package.most_common()
@@ -71,7 +72,7 @@ def summary(profile: cProfile.Profile, *, title: str, top: int = 30) -> str:
     stats.sort_stats("tottime").print_stats(top)
     body = text.getvalue()
     body = body[body.find("   ncalls") :] if "   ncalls" in body else body
-    lines += ["", f"top {top} functions by own CPU time:", body.rstrip()]
+    lines += ["", f"top {top} functions by own time:", body.rstrip()]
     return "\n".join(lines) + "\n"
 
 
