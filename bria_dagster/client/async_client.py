@@ -12,7 +12,6 @@ from typing import Any, Self, TypeVar
 import httpx
 from tenacity import AsyncRetrying
 
-from bria_dagster.client.aiohttp_transport import AiohttpTransport
 from bria_dagster.client.catalog.binding import Async
 from bria_dagster.client.catalog.mixin import CatalogMixin
 from bria_dagster.client.core import Call, ClientCore, SendGuard, not_sent
@@ -69,6 +68,10 @@ class AsyncBriaClient(CatalogMixin[Async]):
         *,
         owns_core: bool,
     ) -> None:
+        # Imported here: aiohttp costs a blocking client (and every process that only imports
+        # the package, such as a limiter worker) nothing.
+        from bria_dagster.client.aiohttp_transport import AiohttpTransport
+
         self._core = core
         self._owns_core = owns_core
         self._http = httpx.AsyncClient(
