@@ -2,10 +2,13 @@
 
 Each script runs in its own process, one after another (they measure time and CPU, so they do
 not share the machine with each other), and its own table is printed as it ends. Then one
-combined table follows, and with ``--json PATH`` everything is written there with the date, the
-machine and each script's settings.
+combined table follows, then the headline table of issue 16 (``headline.py``: per mode, the
+makespan over the sliding-window bound of the same run, polls per job, 429s, CPU per job, each
+against its target) with the machine's load average at the start and the end. Everything is
+written to ``benchmarks/results/<date>.json`` after a full run (``--json PATH`` elsewhere), with
+the date, the machine, the load and each script's settings.
 
-    python benchmarks/run_all.py                      # full run (about 10 minutes on 2 cores)
+    python benchmarks/run_all.py                      # full run (about 30 minutes on 2 cores)
     python benchmarks/run_all.py --smoke              # every script's small version (CI)
     python benchmarks/run_all.py --json results.json --only batch_throughput,client_overhead
     python benchmarks/run_all.py --extra batch_throughput="--jobs 300 --width 64"
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import headline
 from _common import Figure, at_most, info, last_json_line, table
 
 HERE = Path(__file__).resolve().parent
@@ -101,16 +105,39 @@ class Benchmark:
     optional: bool = False
     """Skipped (and said so) when the file does not exist yet."""
     ok_exit_codes: frozenset[int] = field(default_factory=lambda: frozenset({0}))
+    script: str = ""
+    """The script's name when it is not ``name`` (one script run with other settings)."""
 
     @property
     def path(self) -> Path:
         """The script."""
-        return HERE / f"{self.name}.py"
+        return HERE / f"{self.script or self.name}.py"
+
+
+REDIS_URL = os.environ.get("BRIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "BRIA_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+"""The shared limiter stores of issue 16's shared-budget runs (besides a SQLite file)."""
+
+
+def _shared_on(store: str) -> dict[str, Any]:
+    on = ("--modes", "on", "--shared-backend", store)
+    return {"full": ("--json", *on), "smoke": ("--smoke", "--json", *on)}
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("batch_throughput", "1"),
+    Benchmark(
+        "batch_throughput_6000",
+        "16",
+        full=("--json", "--jobs", "6000", "--modes", "a,b"),
+        smoke=("--smoke", "--json", "--modes", "a,b"),
+        script="batch_throughput",
+    ),
     Benchmark("shared_budget", "2"),
+    Benchmark("shared_budget_redis", "16", script="shared_budget", **_shared_on(REDIS_URL)),
+    Benchmark("shared_budget_postgresql", "16", script="shared_budget", **_shared_on(POSTGRES_URL)),
     Benchmark("sensor_scale", "3", optional=True),
     Benchmark(
         "storage_streaming",
@@ -270,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     when = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    load_at_start = headline.load()
     results: dict[str, dict[str, Any]] = {}
     for bench in BENCHMARKS:
         if bench.name not in only or bench.name in skip:
@@ -300,17 +328,33 @@ def main(argv: list[str] | None = None) -> int:
     print()
     title = f"All benchmarks, {when}, {host['cores']} cores, {host['cpu']}"
     print(table(f"{title}, Python {host['python']}", combined))
-    if args.json:
+    load = {"start": load_at_start, "end": headline.load()}
+    top = headline.rows(results)
+    print()
+    print(
+        headline.render(
+            top,
+            f"Headline (issue 16), {when}: load average {load_at_start['1min']} at the start, "
+            f"{load['end']['1min']} at the end, on {host['cores']} cores",
+        )
+    )
+    target = args.json
+    if target is None and not args.smoke:
+        target = HERE / "results" / f"{when[:10]}.json"
+    if target:
         document = {
             "date": when,
             "machine": host,
+            "load_average": load,
             "smoke": args.smoke,
             "seconds": round(total, 1),
+            "headline": [row.as_dict() for row in top],
             "figures": [f.as_dict() for f in combined],
             "benchmarks": results,
         }
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwritten to {args.json}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"\nwritten to {target}")
     return 1 if any(r.get("error") for r in results.values()) else 0
 
 

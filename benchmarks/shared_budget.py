@@ -13,8 +13,8 @@ the same moment:
 
 Reported per run: 429s per 1,000 jobs (the emulator's count, submits and status polls), jobs
 billed (submits the emulator accepted: retried POSTs must not bill twice), failed jobs, and
-throughput in jobs/s against the plan's rate. Target with the limiter on: at most 5 429s per
-1,000 jobs.
+throughput in jobs/s against the plan's rate. Target with the limiter on: no 429 (issue 16;
+it was at most 5 per 1,000 jobs).
 
     python benchmarks/shared_budget.py                  # 4 x 80 jobs, 60 requests per 5 s
     python benchmarks/shared_budget.py --smoke --json   # seconds, for CI
@@ -47,7 +47,8 @@ from _common import (
 from bria_dagster.client import AsyncBriaClient
 
 ENDPOINT = "/v2/image/generate"
-TARGET_429_PER_1000_JOBS = 5.0
+TARGET_429_PER_1000_JOBS = 0.0
+"""Issue 16: no 429 at all while the processes share one limiter store."""
 
 
 async def _child(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dagster as dg
@@ -17,6 +18,7 @@ from bria_dagster.client.types import BriaRequest
 from bria_dagster.results.images import (
     VIDEO_ENDPOINT_PREFIX,
     ImageFacts,
+    ResultFacts,
     inspect_result,
     poster_data_uri,
     preview_data_uri,
@@ -50,6 +52,8 @@ sizes to multiples of 8 or 16 pixels)."""
 
 PREVIEWS = 4
 """At most this many previews per materialization."""
+VERIFY_THREADS = 4
+"""Stored objects read back and decoded at once by :func:`verify_stored`."""
 
 
 SHAPE_FIELDS = frozenset({"aspect_ratio", "desired_increase"})
@@ -175,28 +179,50 @@ class Verified:
 
 def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verified:
     """Read every stored object back and decode it (a video streamed, its packets counted);
-    make previews of the first few (a video's is its poster frame)."""
+    make previews of the first few (a video's is its poster frame).
+
+    The objects are read and decoded by a few threads at once (reads wait on storage; Pillow
+    and PyAV decode without the GIL): a batch's read-back is on the step's critical path."""
     facts: dict[str, ImageFacts | None] = {}
     videos: dict[str, VideoFacts | None] = {}
     problems: dict[str, str] = {}
     previews: list[tuple[ImageRecord, str]] = []
-    for record in records:
+
+    def read_back(record: ImageRecord) -> tuple[ResultFacts | None, str | None]:
         try:
             with store.open(record.key) as file:
-                found = inspect_result(file, record.content_type, record.endpoint)
-                facts[record.key] = found.image
-                if record.endpoint.startswith(VIDEO_ENDPOINT_PREFIX) or record.is_video:
-                    videos[record.key] = found.video
-                if len(previews) < PREVIEWS and (found.image or found.video):
-                    make = poster_data_uri if found.image is None else preview_data_uri
-                    uri = make(file)
-                    if uri:
-                        previews.append((record, uri))
+                return inspect_result(file, record.content_type, record.endpoint), None
         except (StorageError, OSError) as exc:
-            facts[record.key] = None
-            videos[record.key] = None
-            problems[record.key] = str(exc)
+            return None, str(exc)
+
+    workers = min(VERIFY_THREADS, len(records))
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="bria-verify") as pool:
+            found = list(pool.map(read_back, records))
+    else:
+        found = [read_back(record) for record in records]
+    for record, (seen, problem) in zip(records, found, strict=True):
+        facts[record.key] = seen.image if seen is not None else None
+        if seen is None or record.endpoint.startswith(VIDEO_ENDPOINT_PREFIX) or record.is_video:
+            videos[record.key] = seen.video if seen is not None else None
+        if problem is not None:
+            problems[record.key] = problem
+        elif seen is not None and (seen.image or seen.video) and len(previews) < PREVIEWS:
+            make = poster_data_uri if seen.image is None else preview_data_uri
+            uri = _preview(store, record, make)
+            if uri:
+                previews.append((record, uri))
     return Verified(facts, problems, previews, videos)
+
+
+def _preview(
+    store: ObjectStore, record: ImageRecord, make: Callable[[typing.IO[bytes]], str | None]
+) -> str | None:
+    try:
+        with store.open(record.key) as file:
+            return make(file)
+    except (StorageError, OSError):
+        return None
 
 
 def evaluate(

@@ -35,7 +35,14 @@ from bria_dagster.client.errors import (
 from bria_dagster.client.polling import PollSchedule
 from bria_dagster.client.types.responses import parse_v1_result
 from bria_dagster.failpoints import crash_point
-from bria_dagster.ledger import BudgetExceededError, EntryState, Ledger, LedgerEntry, SpendCaps
+from bria_dagster.ledger import (
+    BudgetExceededError,
+    EntryState,
+    Ledger,
+    LedgerEntry,
+    Reservation,
+    SpendCaps,
+)
 from bria_dagster.results import placeholders
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.results.storing import store_entry
@@ -117,7 +124,7 @@ class StepRunner:
     async def submit(self, jobs: Sequence[PlannedJob]) -> list[LedgerEntry | JobError]:
         """Send each job that has no usable ledger row; resume the others. One entry per job."""
         self._job_lines = {"submitted": 0, "resumed": 0}
-        entries = [self._reserve(job) for job in jobs]
+        entries = self._ledger.reserve_many([self._reservation(job) for job in jobs])
         outcome = list(
             await asyncio.gather(
                 *(self._submit_one(job, entry) for job, entry in zip(jobs, entries, strict=True))
@@ -136,14 +143,14 @@ class StepRunner:
         if self._job_lines[kind] <= JOB_LOG_LINES:
             self._log.info(message, *args)
 
-    def _reserve(self, job: PlannedJob) -> LedgerEntry:
+    def _reservation(self, job: PlannedJob) -> Reservation:
         latest = self._ledger.latest(self._asset_key, job.partition_key, job.payload_hash)
         generation = 0
         if latest is not None:
             generation = latest.forced_generation
             if self._force and latest.run_id != self._run_id:
                 generation += 1
-        return self._ledger.reserve(
+        return Reservation(
             self._asset_key,
             job.partition_key,
             job.endpoint,
@@ -215,8 +222,13 @@ class StepRunner:
         self._log_job(
             "submitted", "%s: submitted %s as %s", job.label, job.endpoint, submission.request_id
         )
-        return self._ledger.mark_submitted(
-            entry.id, submission.request_id, submission.status_url, time.time() + first_poll
+        # In a worker thread: the commit waits for the disk while the loop sends other submits.
+        return await asyncio.to_thread(
+            self._ledger.mark_submitted,
+            entry.id,
+            submission.request_id,
+            submission.status_url,
+            time.time() + first_poll,
         )
 
     def _resumable(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
@@ -262,9 +274,13 @@ class StepRunner:
         # once the run is terminated (``stop``), nothing more is stored or reported.
         storing: dict[int, asyncio.Task[ImageRecord | JobError]] = {}
 
-        def store_soon(job: PlannedJob, entry: LedgerEntry) -> None:
+        def store_soon(
+            job: PlannedJob, entry: LedgerEntry, result: JobResult | None = None
+        ) -> None:
             if self._stop is None or not self._stop():
-                storing[entry.id] = asyncio.create_task(self._store_one(job, entry))
+                storing[entry.id] = asyncio.create_task(self._store_one(job, entry, result))
+            elif result is not None:
+                self.complete(entry, result)  # not stored, but the result is kept
 
         try:
             for job, e in live:
@@ -295,8 +311,8 @@ class StepRunner:
         self,
         waiting: list[tuple[PlannedJob, LedgerEntry]],
         errors: list[JobError],
-        on_done: Callable[[PlannedJob, LedgerEntry], None],
-    ) -> dict[int, LedgerEntry]:
+        on_done: Callable[[PlannedJob, LedgerEntry, JobResult], None],
+    ) -> None:
         submissions = [
             Submission(
                 request_id=entry.request_id or "",
@@ -306,13 +322,11 @@ class StepRunner:
             )
             for _, entry in waiting
         ]
-        done: dict[int, LedgerEntry] = {}
         async for outcome in self._client.as_completed(submissions):
             job, entry = waiting[outcome.index]
             error = outcome.error
             if error is None and outcome.result is not None:
-                done[entry.id] = self.complete(entry, outcome.result)
-                on_done(job, done[entry.id])
+                on_done(job, entry, outcome.result)  # records it completed, then stores it
             elif isinstance(error, JobFailedError):
                 self._ledger.mark_failed(
                     entry.id, error.code, _job_error_text(error), retryable=not error.is_moderation
@@ -322,7 +336,6 @@ class StepRunner:
                 # Still pending (timeout, API unreachable): a retry of the step resumes the wait.
                 retryable = isinstance(error, WaitTimeoutError | BriaConnectionError | BriaError)
                 errors.append(JobError(job, str(error), retryable=retryable))
-        return done
 
     async def _wait_placeholders(
         self, filling: list[tuple[PlannedJob, LedgerEntry]], errors: list[JobError]
@@ -371,7 +384,14 @@ class StepRunner:
 
     # --- storing ----------------------------------------------------------------------------
 
-    async def _store_one(self, job: PlannedJob, entry: LedgerEntry) -> ImageRecord | JobError:
+    async def _store_one(
+        self, job: PlannedJob, entry: LedgerEntry, result: JobResult | None = None
+    ) -> ImageRecord | JobError:
+        """Store a finished job's result; with ``result`` (its job just ended), record it
+        ``completed`` first, in a worker thread: the commit waits for the disk, the event loop
+        goes on polling."""
+        if result is not None:
+            entry = await asyncio.to_thread(self.complete, entry, result)
         async with self._gate:
             try:
                 return await store_entry(self._client, self._ledger, self._store, entry)

@@ -99,7 +99,7 @@ def step_caps(context: dg.AssetExecutionContext, bria: BriaResource) -> SpendCap
 
 def classify(entry: LedgerEntry | None, *, forced: bool, run_id: str) -> str:
     """What the ledger row found for a job (the latest generation) means for its cost; mirrors
-    :meth:`StepRunner._reserve <bria_dagster.assets.execute.StepRunner>` and the ledger's
+    :meth:`StepRunner._reservation <bria_dagster.assets.execute.StepRunner>` and the ledger's
     ``begin_submit``."""
     if entry is None or (forced and entry.run_id != run_id):
         return SEND

@@ -68,11 +68,17 @@ class AsyncBriaClient(CatalogMixin[Async]):
         *,
         owns_core: bool,
     ) -> None:
+        # Imported here: aiohttp costs a blocking client (and every process that only imports
+        # the package, such as a limiter worker) nothing.
+        from bria_dagster.client.aiohttp_transport import AiohttpTransport
+
         self._core = core
         self._owns_core = owns_core
-        self._http = httpx.AsyncClient(transport=transport, **core.engine_client_options())
+        self._http = httpx.AsyncClient(
+            transport=transport or AiohttpTransport(), **core.engine_client_options()
+        )
         self._downloads = httpx.AsyncClient(
-            transport=download_transport, **core.download_client_options()
+            transport=download_transport or AiohttpTransport(), **core.download_client_options()
         )
 
     @classmethod
@@ -123,7 +129,9 @@ class AsyncBriaClient(CatalogMixin[Async]):
             self._core.limiter_waited(await self._core.limiter.acquire_async(call.budget))
         request = self._http.build_request(**self._core.request_options(call))
         if guard is not None:
-            guard.sending()
+            # In a worker thread: a guard records the send durably (a ledger commit waits for
+            # the disk), and the event loop meanwhile goes on with the other requests.
+            await asyncio.to_thread(guard.sending)
         sent_at = self._core.sent(call)
         try:
             response = await self._http.send(request)

@@ -85,7 +85,9 @@ class SendGuard(Protocol):
     ledger keeps "about to be sent" apart from "waiting for a rate-limit slot")."""
 
     def sending(self) -> None:
-        """The rate-limit slot is taken and the request leaves next; raise to keep it back."""
+        """The rate-limit slot is taken and the request leaves next; raise to keep it back.
+
+        :class:`AsyncBriaClient` calls it in a worker thread (it may wait for a disk)."""
 
     def unsent(self, error: BaseException) -> None:
         """The attempt did not reach Bria (429, connection never opened, no slot)."""

@@ -25,7 +25,7 @@ from bria_dagster.ledger.hashing import (
     canonical_payload_hash,
     request_summary,
 )
-from bria_dagster.ledger.ledger import EntryRef, Ledger
+from bria_dagster.ledger.ledger import EntryRef, Ledger, Reservation
 
 __all__ = [
     "NO_RESULT_CODE",
@@ -41,6 +41,7 @@ __all__ = [
     "LedgerError",
     "LedgerStateError",
     "PendingRow",
+    "Reservation",
     "SpendCaps",
     "canonical_json",
     "canonical_payload",

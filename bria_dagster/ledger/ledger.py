@@ -25,11 +25,13 @@ UTC epoch seconds (floats, ``time.time()``) everywhere.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,6 +60,23 @@ EntryRef = int | str
 
 _T = bria_requests
 _S = EntryState
+
+RESERVE_BATCH = 200
+"""Requests :meth:`Ledger.reserve_many` reserves per transaction (it holds the write lock)."""
+
+
+class Reservation(NamedTuple):
+    """One request to :meth:`Ledger.reserve_many`: the arguments of :meth:`Ledger.reserve`."""
+
+    asset_key: str
+    partition_key: str | None
+    endpoint: str
+    payload_hash: str
+    summary: Mapping[str, Any]
+    run_id: str | None
+    forced_generation: int = 0
+
+
 _ADVISORY_LOCK_KEY = 0x6272_6961_6C65_6467  # "brialedg": serialises concurrent table creation
 _BATCH = 500
 
@@ -76,6 +95,11 @@ class Ledger:
         self._engine = engine
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
+        # SQLite takes one writer at a time, and a writer that finds the file locked sleeps
+        # (1, 2, 5 ... 100 ms) before it looks again: threads of one process queue here instead.
+        self._writers: contextlib.AbstractContextManager[object] = (
+            contextlib.nullcontext() if self._postgres else threading.RLock()
+        )
         if create:
             self.create_table()
 
@@ -131,7 +155,7 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as conn:
+        with self._writers, self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
@@ -190,8 +214,11 @@ class Ledger:
         after checking ``caps`` (:mod:`~bria_dagster.ledger.caps`): a request over a cap raises
         :class:`~bria_dagster.ledger.caps.BudgetExceededError` and the row stays as it was.
         """
-        args = (asset_key, partition_key, endpoint, payload_hash, summary, run_id)
-        return self._claim_submit(*args, forced_generation, _S.SUBMITTING, caps)
+        request = Reservation(
+            asset_key, partition_key, endpoint, payload_hash, summary, run_id, forced_generation
+        )
+        with self._write() as conn:
+            return self._claim(conn, request, _S.SUBMITTING, caps)
 
     def reserve(
         self,
@@ -212,45 +239,58 @@ class Ledger:
         taken, :meth:`begin_submit` turns it into ``submitting``; that switch is atomic, so of
         two holders only one sends.
         """
-        args = (asset_key, partition_key, endpoint, payload_hash, summary, run_id)
-        return self._claim_submit(*args, forced_generation, _S.PENDING)
+        request = Reservation(
+            asset_key, partition_key, endpoint, payload_hash, summary, run_id, forced_generation
+        )
+        return self.reserve_many([request])[0]
 
-    def _claim_submit(
+    def reserve_many(self, requests: Sequence[Reservation]) -> list[LedgerEntry]:
+        """:meth:`reserve` for each of ``requests``, in one transaction per
+        ``RESERVE_BATCH`` (a step's batch costs a few commits, not one per request: each
+        commit waits for the disk). Answers in the order of ``requests``."""
+        entries: list[LedgerEntry] = []
+        for start in range(0, len(requests), RESERVE_BATCH):
+            with self._write() as conn:
+                entries += [
+                    self._claim(conn, request, _S.PENDING)
+                    for request in requests[start : start + RESERVE_BATCH]
+                ]
+        return entries
+
+    def _claim(
         self,
-        asset_key: str,
-        partition_key: str | None,
-        endpoint: str,
-        payload_hash: str,
-        summary: Mapping[str, Any],
-        run_id: str | None,
-        forced_generation: int,
+        conn: sa.Connection,
+        request: Reservation,
         state: EntryState,
         caps: spend.SpendCaps | None = None,
     ) -> LedgerEntry:
         """Insert the row in ``state`` (``submitting`` or reserved ``pending``), or hand out an
-        existing one that may be sent: reserved, or failed/ambiguous and retryable."""
+        existing one that may be sent: reserved, or failed/ambiguous and retryable; in the
+        caller's write transaction."""
+        asset_key, partition_key, endpoint, payload_hash, summary, run_id, forced_generation = (
+            request
+        )
         key = rows.request_key(asset_key, partition_key, payload_hash, forced_generation)
         endpoint = rows.endpoint_path("endpoint", endpoint)
         summary = check.json_object("summary", summary, max_bytes=check.SUMMARY_MAX_BYTES)
         run_id = rows.optional_short_text("run_id", run_id)
         now = self._clock()
         values = rows.new_row(key, endpoint, summary, run_id, now, state)
-        with self._write() as conn:
-            stmt = self._insert().values(values).on_conflict_do_nothing().returning(_T)
-            inserted = conn.execute(stmt).mappings().first()
-            if inserted is not None:
-                return self._charged(conn, LedgerEntry.from_row(inserted), caps, now)
-            row = conn.execute(sa.select(_T).where(rows.lookup(key)).with_for_update()).mappings()
-            existing = LedgerEntry.from_row(row.one())
-            if existing.state in (_S.FAILED, _S.AMBIGUOUS) and existing.retryable:
-                values = rows.rearmed(existing, run_id, now, state)
-                return self._charged(conn, self._update(conn, existing.id, values), caps, now)
-            if existing.reserved:
-                if state is _S.SUBMITTING:
-                    values = {"state": state, "run_id": run_id, "updated_at": now}
-                    existing = self._update(conn, existing.id, values)
-                return self._charged(conn, existing, caps, now)
-            return existing
+        stmt = self._insert().values(values).on_conflict_do_nothing().returning(_T)
+        inserted = conn.execute(stmt).mappings().first()
+        if inserted is not None:
+            return self._charged(conn, LedgerEntry.from_row(inserted), caps, now)
+        row = conn.execute(sa.select(_T).where(rows.lookup(key)).with_for_update()).mappings()
+        existing = LedgerEntry.from_row(row.one())
+        if existing.state in (_S.FAILED, _S.AMBIGUOUS) and existing.retryable:
+            values = rows.rearmed(existing, run_id, now, state)
+            return self._charged(conn, self._update(conn, existing.id, values), caps, now)
+        if existing.reserved:
+            if state is _S.SUBMITTING:
+                values = {"state": state, "run_id": run_id, "updated_at": now}
+                existing = self._update(conn, existing.id, values)
+            return self._charged(conn, existing, caps, now)
+        return existing
 
     def _charged(
         self, conn: sa.Connection, entry: LedgerEntry, caps: spend.SpendCaps | None, now: float

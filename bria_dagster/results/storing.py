@@ -6,6 +6,7 @@ results the same way through :func:`store_entry`, so either one can finish what 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import tempfile
 from collections.abc import Iterator
@@ -53,7 +54,9 @@ async def store_entry(
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         download_type = await _download(client, entry, result, spool)
         crash_point("store.downloaded")
-        facts = inspect_result(spool, download_type, entry.endpoint)
+        # Decoding takes milliseconds (Pillow and PyAV let go of the GIL): off the event loop,
+        # which meanwhile polls and downloads the batch's other jobs.
+        facts = await asyncio.to_thread(inspect_result, spool, download_type, entry.endpoint)
         content_type, extension = extension_for(facts, download_type)
         key = object_key(
             entry.asset_key.split("/"),
@@ -68,7 +71,8 @@ async def store_entry(
             provenance=_provenance(entry, result),
         )
     crash_point("store.after_put")
-    marked = ledger.mark_stored(entry.id, stored.uri, stored.sha256)
+    # In a worker thread: the commit waits for the disk, the event loop need not.
+    marked = await asyncio.to_thread(ledger.mark_stored, entry.id, stored.uri, stored.sha256)
     return _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
 
 

@@ -91,6 +91,11 @@ def test_run_all_combines_the_scripts(tmp_path: Path) -> None:
     assert any(name.startswith("client_overhead: CPU per job") for name in names), names
     assert "emulator_status_rps: emulator status polls per second" in names, names
     assert document["machine"]["cores"] and document["seconds"] > 0
+    assert set(document["load_average"]) == {"start", "end"}
+    headline = {row["mode"]: row for row in document["headline"]}
+    cpu = headline["client CPU (submit + poll, no download)"]["cpu_ms_per_job"]
+    assert cpu["value"] > 0 and cpu["target"] == "<= 2", cpu
+    assert "not run" in headline["shared budget, 4 processes, Redis"]["note"]
 
 
 def test_sensor_scale_benchmark_reports_every_tick() -> None:

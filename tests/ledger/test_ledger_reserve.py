@@ -3,7 +3,8 @@ anyone; it says ``submitting`` only once its request can leave."""
 
 from __future__ import annotations
 
-from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.ledger import EntryState, Ledger, LedgerEntry, Reservation
+from bria_dagster.ledger.ledger import RESERVE_BATCH
 
 from .ledger_support import START, payload_hash, submit
 
@@ -76,3 +77,28 @@ def test_a_retryable_failure_is_rearmed_as_reserved(ledger: Ledger) -> None:
         True,
         2,
     )
+
+
+def test_reserve_many_answers_as_reserve_does_in_order_over_several_transactions(
+    ledger: Ledger,
+) -> None:
+    sent = submit(ledger)  # the "cat" row: already submitting, so not handed out again
+    asks = [
+        Reservation(
+            "catalog/hero", f"sku-{i}", "/v2/image/generate", payload_hash(f"p{i}"), {}, "r"
+        )
+        for i in range(RESERVE_BATCH + 5)
+    ]
+    asks.insert(
+        3, Reservation("catalog/hero", "sku-1", "/v2/image/generate", payload_hash("cat"), {}, "r")
+    )
+    entries = ledger.reserve_many(asks)
+    assert [(e.partition_key, e.payload_hash) for e in entries] == [
+        (a.partition_key, a.payload_hash) for a in asks
+    ]
+    fresh = entries[:3] + entries[4:]
+    assert all(e.reserved and e.submit_now for e in fresh)
+    assert len({e.id for e in fresh}) == len(fresh)
+    assert (entries[3].id, entries[3].submit_now) == (sent.id, False)
+    again = ledger.reserve_many(asks[:2])  # a dead run's reservations go to the next one
+    assert [e.id for e in again] == [e.id for e in entries[:2]] and again[0].submit_now
