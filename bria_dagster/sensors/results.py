@@ -9,14 +9,16 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from bria_dagster.assets.checks import evaluate, verify_stored
+from bria_dagster.assets.checks import Verified, evaluate, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
 from bria_dagster.assets.metadata import materialization_metadata
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.results.records import ImageRecord
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.downstream import range_requests, shared_policy
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
 DEFAULT_GRPC_TIMEOUT_S = 60.0
@@ -56,7 +58,9 @@ def build_bria_result_sensor(
     budget and says in its log how much is left. Jobs that end in ERROR/UNKNOWN are resubmitted
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
-    Bria's message. ``downstream`` assets get a run for each partition that lands.
+    Bria's message. ``downstream`` assets get a run for each partition that lands; when they
+    all have a ``backfill_policy``, a run per contiguous range of the partitions a tick reports
+    (see :mod:`~bria_dagster.sensors.downstream`).
 
     Exactly-once reporting: the ledger flags an entry ``reported`` at the tick after the one
     that reported it (the cursor carries the ids), so a tick that failed before Dagster stored
@@ -66,6 +70,7 @@ def build_bria_result_sensor(
     submit_keys = [step.submit.key for step in steps]
     downstream_keys = [item if isinstance(item, dg.AssetKey) else item.key for item in downstream]
     tick_limits = limits or TickLimits(budget_s=default_tick_budget())
+    batching = shared_policy(downstream) if downstream_keys else None
     owner = f"{name}@{socket.gethostname()}:{os.getpid()}"
 
     @dg.sensor(
@@ -103,9 +108,10 @@ def build_bria_result_sensor(
         events: list[dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation] = []
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
+        checked: dict[str, list[tuple[ImageRecord, Verified]]] = {}
         for entry, record in report.reports:
             key = dg.AssetKey.from_user_string(entry.asset_key)
-            if downstream_keys:  # the run_key makes a repeat a no-op
+            if downstream_keys and batching is None:  # the run_key makes a repeat a no-op
                 runs.append(
                     dg.RunRequest(
                         run_key=f"bria:{entry.id}:{entry.forced_generation}",
@@ -126,16 +132,18 @@ def build_bria_result_sensor(
                     asset_key=key, partition=entry.partition_key, metadata=metadata
                 )
             )
-            events.extend(
-                dg.AssetCheckEvaluation(
-                    asset_key=key,
-                    check_name=check.check_name,
-                    passed=check.passed,
-                    metadata=check.metadata,
-                    description=check.description,
-                    severity=check.severity,
-                )
-                for check in evaluate([record], verified, keys[entry.asset_key].check_names)
+            checked.setdefault(entry.asset_key, []).append((record, verified))
+        for asset_key, items in checked.items():
+            events += _check_evaluations(asset_key, items, keys[asset_key].check_names)
+        if batching is not None:
+            landed = [(e, r) for e, r in report.reports if e.partition_key is not None]
+            runs += range_requests(
+                [entry.partition_key or "" for entry, _ in landed],
+                [f"bria:{entry.id}:{entry.forced_generation}" for entry, _ in landed],
+                *batching,
+                context.instance,
+                downstream_keys,
+                {"bria/after": ",".join(sorted({entry.asset_key for entry, _ in landed}))},
             )
         for entry in report.failures:
             events.append(_failure_observation(entry))
@@ -162,6 +170,33 @@ def build_bria_result_sensor(
         )
 
     return _sensor
+
+
+def _check_evaluations(
+    asset_key: str, items: list[tuple[ImageRecord, Verified]], names: Sequence[str]
+) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per check of ``asset_key`` over the images a tick reports, as an inline
+    run over several partitions evaluates them: the checks are the asset's (the UI shows the
+    latest evaluation of each), a failure names the object it found wanting, and a tick writes
+    one event per check instead of one per check and image."""
+    merged = Verified(
+        facts={k: v for _, found in items for k, v in found.facts.items()},
+        problems={k: v for _, found in items for k, v in found.problems.items()},
+        previews=[],
+    )
+    records = [record for record, _ in items]
+    partitions = sorted({r.partition_key for r in records if r.partition_key is not None})
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey.from_user_string(asset_key),
+            check_name=check.check_name,
+            passed=check.passed,
+            metadata={**check.metadata, "partitions": dg.MetadataValue.int(len(partitions))},
+            description=check.description,
+            severity=check.severity,
+        )
+        for check in evaluate(records, merged, names)
+    ]
 
 
 def _reporting(cursor: str | None) -> list[int]:

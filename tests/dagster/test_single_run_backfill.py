@@ -1,0 +1,81 @@
+"""``backfill_policy=BackfillPolicy.single_run()``: many partitions in one run, each billed once.
+
+A backfill of an asset with this policy is one run over the partition range (the
+``dagster/asset_partition_range_*`` tags Dagster's backfill daemon sets, as here). The ledger
+keys every request by partition, so the run pays once per partition, and running the range
+again (a retried or resumed backfill) pays for none of them. The result sensor then asks for
+the downstream step of the partitions a tick reports in one run per contiguous range.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dagster as dg
+
+from bria_dagster.ledger import EntryState
+from bria_dagster.sensors.downstream import RANGE_END_TAG, RANGE_START_TAG
+from tests.dagster.deferred_graph import build_deferred, tick
+from tests.dagster.graph import SKUS
+
+RANGE = {RANGE_START_TAG: SKUS[0], RANGE_END_TAG: SKUS[-1]}
+GENERATE = "/v2/image/generate"
+CUT_OUT = "/v2/image/edit/remove_background"
+
+
+def _settled(resources: dict[str, Any]) -> bool:
+    ledger = resources["bria_ledger"].get_ledger()
+    return all(e.state is not EntryState.PENDING for e in ledger.list(asset_key="product_photo"))
+
+
+def test_a_single_run_backfill_submits_every_partition_once_and_resumes(
+    instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
+) -> None:
+    photo, cutout, sensor = build_deferred(backfill_policy=dg.BackfillPolicy.single_run())
+    assert photo.submit.backfill_policy == dg.BackfillPolicy.single_run()
+    submitted = dg.materialize([photo.submit], instance=instance, resources=resources, tags=RANGE)
+    assert submitted.success
+    assert instance.get_runs_count() == 1
+    assert emulator.stats().submits == {GENERATE: len(SKUS)}
+    ledger = resources["bria_ledger"].get_ledger()
+    entries = ledger.list(asset_key="product_photo")
+    assert sorted(e.partition_key or "" for e in entries) == sorted(SKUS)
+    # Billed once per partition, all to the one run.
+    assert ledger.spend_per("run", since=0) == [(submitted.run_id, len(SKUS))]
+
+    # The same range again (a re-launched backfill) resumes every request: nothing is paid.
+    again = dg.materialize([photo.submit], instance=instance, resources=resources, tags=RANGE)
+    assert again.success
+    # One materialization per partition of the range, each with the run's metadata.
+    m, *others = again.asset_materializations_for_node(photo.submit.key.path[-1])
+    assert sorted(x.partition or "" for x in [m, *others]) == sorted(SKUS)
+    assert m.metadata["bria/submitted"].value == 0
+    assert m.metadata["bria/resumed"].value + m.metadata["bria/already_done"].value == len(SKUS)
+    assert emulator.stats().submits == {GENERATE: len(SKUS)}
+
+    # Every job done before the first tick: the tick asks for one cut-out run over the range.
+    deadline = time.monotonic() + 30
+    cursor = None
+    landed: list[dg.RunRequest] = []
+    while time.monotonic() < deadline and not landed:
+        time.sleep(0.5)
+        result = tick(sensor, instance, resources, cursor)
+        cursor = result.cursor
+        landed = list(result.run_requests or [])
+    (request,) = landed
+    assert request.partition_key is None
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (SKUS[0], SKUS[-1])
+    assert request.asset_selection == [cutout.key]
+    # Asked again for the same partitions (a lost cursor), it is the same run key: no new run.
+    cut = dg.materialize(
+        [cutout, photo.result],
+        selection=[cutout.key],
+        instance=instance,
+        resources=resources,
+        tags=dict(request.tags),
+    )
+    assert cut.success
+    assert emulator.stats().submits == {GENERATE: len(SKUS), CUT_OUT: len(SKUS)}
+    materialized = instance.get_materialized_partitions(cutout.key)
+    assert materialized == set(SKUS)
