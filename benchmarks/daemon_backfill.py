@@ -60,8 +60,8 @@ MODES = ("per_partition", "single_run")
 INSTANCES = ("sqlite", "postgres")
 PARTITIONS = "bench_skus"
 """The dynamic partitions of ``daemon_defs.py``."""
-CHECKS_PER_PHOTO = 2
-"""The result sensor reports a photo with ``image_readable`` and ``image_dimensions``."""
+PHOTO_CHECKS = ("image_readable", "image_dimensions")
+"""The checks the result sensor evaluates on the photos (a generation asking for 1:1)."""
 BOUND_TARGET = 1.5
 """Issue 19: the batched chain at 600 partitions on PostgreSQL within 1.5 x the bound."""
 IDEAL_TRIALS = 200
@@ -200,8 +200,19 @@ def run_mode(
     ]
     starts = [r.start_time for r in runs if r.start_time]
     stats = emulator.stats()
+    n_max = 100_000
     submit_runs = [r for r in runs if r.dagster_run.tags.get("dagster/backfill") == backfill_id]
+    reported = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=photo), limit=n_max)
+    sensor_events = len(reported.records) + sum(
+        len(
+            instance.event_log_storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(photo, name), limit=n_max
+            )
+        )
+        for name in PHOTO_CHECKS
+    )
     return {
+        "sensor_events": sensor_events,
         "makespan_s": makespan,
         "photos_landed_s": landed.get("photo"),
         "pickup_s": (min(starts) - launched_at) if starts else None,
@@ -222,7 +233,7 @@ def mode_figures(
     """The table rows of one instance and mode."""
     ratio = found["makespan_s"] / bound_s
     overhead = (found["launching_s"] + found["run_rest_s"]) / n
-    sensor_events = n * (1 + CHECKS_PER_PHOTO)
+    sensor_events = found["sensor_events"]
     events_per_image = (found["run_events"] + sensor_events) / (2 * n)
     return [
         at_most_if(
@@ -261,7 +272,8 @@ def mode_figures(
         info(
             f"{name}: events written per image",
             rounded(events_per_image, 2),
-            note=f"{found['run_events']} in runs + {sensor_events} by the sensor, {2 * n} images",
+            note=f"{found['run_events']} in runs + {sensor_events} by the sensor "
+            f"(materializations, check evaluations), {2 * n} images",
         ),
         info(f"{name}: 429s", found["429s"]),
     ]

@@ -63,12 +63,19 @@ def materialization_metadata(
     if job_seconds:
         metadata["bria/job_seconds_max"] = dg.MetadataValue.float(round(max(job_seconds), 3))
     if usage is not None:
-        metadata["bria/usage"] = dg.MetadataValue.json(usage)
-        metadata["bria/api_calls"] = dg.MetadataValue.int(usage["api_calls"])
-        metadata["bria/status_polls"] = dg.MetadataValue.int(usage["status_polls"])
-        metadata["bria/rate_limited"] = dg.MetadataValue.int(usage["rate_limited"])
-        metadata["bria/wait_s"] = dg.MetadataValue.float(usage["job_wait_s"])
+        metadata |= usage_metadata(usage)
     return metadata
+
+
+def usage_metadata(usage: dict[str, Any]) -> dict[str, Any]:
+    """What a step spent (:func:`usage_delta`), as metadata."""
+    return {
+        "bria/usage": dg.MetadataValue.json(usage),
+        "bria/api_calls": dg.MetadataValue.int(usage["api_calls"]),
+        "bria/status_polls": dg.MetadataValue.int(usage["status_polls"]),
+        "bria/rate_limited": dg.MetadataValue.int(usage["rate_limited"]),
+        "bria/wait_s": dg.MetadataValue.float(usage["job_wait_s"]),
+    }
 
 
 def _single(record: ImageRecord) -> dict[str, Any]:

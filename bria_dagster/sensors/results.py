@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from bria_dagster.assets.checks import Verified, evaluate, verify_stored
+from bria_dagster.assets.checks import Verified, evaluate, merge_verified, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
 from bria_dagster.assets.metadata import materialization_metadata
 from bria_dagster.failpoints import crash_point
@@ -179,17 +179,13 @@ def _check_evaluations(
     run over several partitions evaluates them: the checks are the asset's (the UI shows the
     latest evaluation of each), a failure names the object it found wanting, and a tick writes
     one event per check instead of one per check and image."""
-    merged = Verified(
-        facts={k: v for _, found in items for k, v in found.facts.items()},
-        problems={k: v for _, found in items for k, v in found.problems.items()},
-        previews=[],
-    )
+    merged = merge_verified([found for _, found in items])
     records = [record for record, _ in items]
     partitions = sorted({r.partition_key for r in records if r.partition_key is not None})
     return [
         dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey.from_user_string(asset_key),
-            check_name=check.check_name,
+            check_name=str(check.check_name),  # evaluate() names every result
             passed=check.passed,
             metadata={**check.metadata, "partitions": dg.MetadataValue.int(len(partitions))},
             description=check.description,

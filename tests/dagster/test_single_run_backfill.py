@@ -77,5 +77,13 @@ def test_a_single_run_backfill_submits_every_partition_once_and_resumes(
     )
     assert cut.success
     assert emulator.stats().submits == {GENERATE: len(SKUS), CUT_OUT: len(SKUS)}
-    materialized = instance.get_materialized_partitions(cutout.key)
-    assert materialized == set(SKUS)
+    assert instance.get_materialized_partitions(cutout.key) == set(SKUS)
+    # Each partition's materialization carries its own image (and preview), not the run's.
+    for m in cut.asset_materializations_for_node(cutout.key.path[-1]):
+        (image,) = m.metadata["bria/images"].value
+        assert image["partition_key"] == m.partition
+        assert m.metadata["bria/request_id"].value == image["request_id"]
+        assert "preview" in m.metadata and m.metadata["bria/api_calls"].value >= len(SKUS)
+    # One evaluation per check over the run's images (a lambda builder: image_readable only).
+    assert [c.check_name for c in cut.get_asset_check_evaluations()] == ["image_readable"]
+    assert all(c.passed for c in cut.get_asset_check_evaluations())
