@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Sequence
 
 import dagster as dg
@@ -17,7 +18,7 @@ from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.runtime import resource_of, run_blocking
-from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.collect import MIN_REPORTS, ResultCollector, TickLimits, TickReport
 from bria_dagster.sensors.downstream import range_requests, shared_policy
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
@@ -83,6 +84,10 @@ def build_bria_result_sensor(
         "materializes their result assets.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        # Reading back and reporting what the tick stored takes time too: it stops half-way
+        # into the headroom left under Dagster's deadline (an evaluation over the deadline is
+        # lost whole, and the next tick would try the same, larger, batch again).
+        report_deadline = time.monotonic() + tick_limits.budget_s + HEADROOM_S / 2
         ledger = resource_of(context, ledger_key, BriaLedgerResource).get_ledger()
         committed = _reporting(context.cursor)
         if committed:
@@ -109,7 +114,11 @@ def build_bria_result_sensor(
         runs: list[dg.RunRequest] = []
         kept: list[int] = []
         checked: dict[str, list[tuple[ImageRecord, Verified]]] = {}
+        reported: list[tuple[LedgerEntry, ImageRecord]] = []
         for entry, record in report.reports:
+            if len(reported) >= MIN_REPORTS and time.monotonic() > report_deadline:
+                break  # stored, not reported: the next tick reports it
+            reported.append((entry, record))
             key = dg.AssetKey.from_user_string(entry.asset_key)
             if downstream_keys and batching is None:  # the run_key makes a repeat a no-op
                 runs.append(
@@ -136,7 +145,7 @@ def build_bria_result_sensor(
         for asset_key, items in checked.items():
             events += _check_evaluations(asset_key, items, keys[asset_key].check_names)
         if batching is not None:
-            landed = [(e, r) for e, r in report.reports if e.partition_key is not None]
+            landed = [(e, r) for e, r in reported if e.partition_key is not None]
             runs += range_requests(
                 [entry.partition_key or "" for entry, _ in landed],
                 [f"bria:{entry.id}:{entry.forced_generation}" for entry, _ in landed],
@@ -160,7 +169,7 @@ def build_bria_result_sensor(
         if kept:
             ledger.mark_reported(kept)
         cursor = json.dumps(
-            {"reporting": [entry.id for entry, _ in report.reports if entry.id not in kept]}
+            {"reporting": [entry.id for entry, _ in reported if entry.id not in kept]}
         )
         return dg.SensorResult(
             asset_events=events,
