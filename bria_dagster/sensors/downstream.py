@@ -24,15 +24,15 @@ def shared_policy(
 ) -> tuple[dg.BackfillPolicy, dg.PartitionsDefinition] | None:
     """The backfill policy and partitions the downstream assets all share, else None (a run
     per partition: an asset given by key, unpartitioned or without a policy)."""
-    found: set[tuple[dg.BackfillPolicy, dg.PartitionsDefinition]] = set()
+    found: list[tuple[dg.BackfillPolicy, dg.PartitionsDefinition]] = []
     for item in downstream:
         if not isinstance(item, dg.AssetsDefinition):
             return None
         policy, partitions = item.backfill_policy, item.partitions_def
         if policy is None or partitions is None:
             return None
-        found.add((policy, partitions))
-    return found.pop() if len(found) == 1 else None
+        found.append((policy, partitions))
+    return found[0] if found and all(pair == found[0] for pair in found) else None
 
 
 def range_requests(

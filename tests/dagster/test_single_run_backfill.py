@@ -15,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from bria_dagster.ledger import EntryState
-from bria_dagster.sensors.downstream import RANGE_END_TAG, RANGE_START_TAG
+from bria_dagster.sensors.downstream import RANGE_END_TAG, RANGE_START_TAG, range_requests
 from tests.dagster.deferred_graph import build_deferred, tick
 from tests.dagster.graph import SKUS
 
@@ -87,3 +87,31 @@ def test_a_single_run_backfill_submits_every_partition_once_and_resumes(
     # One evaluation per check over the run's images (a lambda builder: image_readable only).
     assert [c.check_name for c in cut.get_asset_check_evaluations()] == ["image_readable"]
     assert all(c.passed for c in cut.get_asset_check_evaluations())
+
+
+def test_downstream_runs_cover_each_contiguous_range_once(instance: dg.DagsterInstance) -> None:
+    letters = dg.StaticPartitionsDefinition(list("abcdef"))
+    landed = ["e", "b", "a", "c", "x"]  # as a tick reports them; "x" no longer listed
+    keys = [f"bria:{i}:0" for i in range(len(landed))]
+    selection = [dg.AssetKey("cutout")]
+
+    def spans(policy: dg.BackfillPolicy) -> list[tuple[str, str]]:
+        requests = range_requests(landed, keys, policy, letters, instance, selection, {})
+        assert len({r.run_key for r in requests}) == len(requests)
+        return [
+            (r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG])
+            if r.partition_key is None
+            else (r.partition_key, r.partition_key)
+            for r in requests
+        ]
+
+    assert spans(dg.BackfillPolicy.single_run()) == [("a", "c"), ("e", "e"), ("x", "x")]
+    assert spans(dg.BackfillPolicy.multi_run(2)) == [("a", "b"), ("c", "c"), ("e", "e"), ("x", "x")]
+    # The same partitions reported again give the same run keys: Dagster launches nothing new.
+    again = range_requests(
+        landed, keys, dg.BackfillPolicy.single_run(), letters, instance, selection, {}
+    )
+    first = range_requests(
+        landed, keys, dg.BackfillPolicy.single_run(), letters, instance, selection, {}
+    )
+    assert [r.run_key for r in again] == [r.run_key for r in first]
