@@ -231,6 +231,8 @@ class TickFigures:
     """Entries completed at Bria but not yet stored, after the tick."""
     events: int = 0
     """Events the tick handed to Dagster (materializations, check evaluations, observations)."""
+    persist_cpu_s: float = 0.0
+    """Process CPU time of persisting those events (Dagster's and the database driver's)."""
 
 
 def run_ticks(
@@ -277,10 +279,12 @@ def run_ticks(
         wall = time.monotonic() - started_at
         peak_kib = rss_kib("VmHWM")
         persisting = time.monotonic()
+        persisting_cpu = time.process_time()
         events = data.asset_events or []
         for event in events:
             instance.report_runless_asset_event(event)
         persist = time.monotonic() - persisting
+        persist_cpu = time.process_time() - persisting_cpu
         cursor = data.cursor
         after = ledger.counts()
         stats_after = emulator.stats()
@@ -301,6 +305,7 @@ def run_ticks(
             due_after=due,
             completed_waiting=after[EntryState.COMPLETED],
             events=len(events),
+            persist_cpu_s=persist_cpu,
         )
         figures.append(tick)
         print(_tick_line(tick), flush=True)
@@ -336,6 +341,7 @@ def summarize(
     reporting = [t for t in ticks if t.reported]
     reported = sum(t.reported for t in reporting)
     spent = sum(t.wall_s + t.persist_s for t in reporting)
+    cpu = sum(t.cpu_s + t.persist_cpu_s for t in reporting)
     over_limit = sum(w > SENSOR_TIME_LIMIT_S for w in walls)
     slowest = max(ticks, key=lambda t: t.wall_s)
     report.figures += [
@@ -378,6 +384,12 @@ def summarize(
             rounded(reported / spent if spent else None, 1),
             *((REPORTED_PER_S_TARGET,) if on_postgres else ()),
             note=f"{reported} over {spent:.1f} s of tick wall + event persisting",
+        ),
+        info(
+            "reported images per CPU second",
+            rounded(reported / cpu if cpu else None, 1),
+            note=f"tick CPU + persisting CPU {cpu:.1f} s in this process (the database server's "
+            "own CPU not counted): what one free core sustains",
         ),
         info(
             "events written per reported image",
