@@ -200,7 +200,7 @@ def run_mode(
     ]
     starts = [r.start_time for r in runs if r.start_time]
     stats = emulator.stats()
-    n_max = 100_000
+    n_max = 10_000  # the most Dagster returns at once
     submit_runs = [r for r in runs if r.dagster_run.tags.get("dagster/backfill") == backfill_id]
     reported = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=photo), limit=n_max)
     sensor_events = len(reported.records) + sum(
