@@ -176,6 +176,14 @@ def at_most(
     return Figure(name, measured, unit, f"<= {limit:g}{(' ' + unit) if unit else ''}", ok, note)
 
 
+def at_least(
+    name: str, measured: float | int | None, limit: float, unit: str = "", note: str = ""
+) -> Figure:
+    """A figure whose target is ``measured >= limit`` (a missing figure misses it)."""
+    ok = measured is not None and measured >= limit
+    return Figure(name, measured, unit, f">= {limit:g}{(' ' + unit) if unit else ''}", ok, note)
+
+
 def at_most_if(
     applies: bool,
     name: str,

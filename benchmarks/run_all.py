@@ -15,8 +15,10 @@ the date, the machine, the load and each script's settings.
 
 A script joins by following ``_common.Report``: ``--json`` prints one JSON object with a
 ``figures`` list on its last line, ``--smoke`` makes it small. ``sensor_scale.py`` (benchmark 3,
-written with the Dagster layer) runs when the file exists. The two older scripts
-(``storage_streaming.py``, ``emulator_status_rps.py``) have their own JSON, adapted here.
+written with the Dagster layer) runs when the file exists. ``daemon_backfill.py`` (issue 19: a
+backfill launched through the webserver, runs started by the daemon) runs on PostgreSQL. The
+two older scripts (``storage_streaming.py``, ``emulator_status_rps.py``) have their own JSON,
+adapted here.
 """
 
 from __future__ import annotations
@@ -166,6 +168,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             *("--client-procs", "1", "--jobs", "20", "--json"),
         ),
         adapt=_status_rps_figures,
+    ),
+    Benchmark(
+        "daemon_backfill",
+        "extra",
+        # PostgreSQL (the deployment the target is for); SQLite: run the script with its defaults.
+        full=("--instances", "postgres", "--json"),
+        smoke=("--smoke", "--instances", "postgres", "--json"),
     ),
 )
 

@@ -25,20 +25,32 @@ reset before each tick through /proc/self/clear_refs, so it is that tick's peak)
 Targets (issue 8): every tick under 30 s wall and its memory under 200 MB; none over the
 sensor's 60 s time limit.
 
+Reporting rate (issue 16): ``--instance postgres`` keeps the Dagster instance in a fresh
+PostgreSQL database (dropped at the end), ``--webhooked`` leaves every job ``completed`` in
+the ledger as the webhook receiver would (no status poll is needed, so the plan's status
+budget does not set the pace), and ``--max-stores`` lifts the per-tick cap. The figures
+"reported images a second" (reported ÷ tick wall + event persisting; target >= 50 on
+PostgreSQL) and "events written per reported image" then say what the sensor sustains.
+
     python benchmarks/sensor_scale.py                       # 10,000 pending, 5 ticks
     python benchmarks/sensor_scale.py --smoke --json        # 12 pending, 2 ticks, for CI
     python benchmarks/sensor_scale.py --long-share 0.2 --ticks 12   # some jobs run for an hour
     python benchmarks/sensor_scale.py --ledger-url postgresql+psycopg://postgres@127.0.0.1/bench
+    python benchmarks/sensor_scale.py --instance postgres --webhooked --pending 2000 \
+        --max-stores 500 --ledger-url postgresql+psycopg://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import random
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +59,10 @@ import dagster as dg
 import httpx
 import sqlalchemy as sa
 from _common import (
+    REPO,
     EmulatorProcess,
     Report,
+    at_least,
     at_most,
     info,
     rounded,
@@ -69,6 +83,8 @@ from bria_dagster.ledger import EntryState, Ledger, PendingRow
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
 from bria_dagster.sensors import TickLimits, build_bria_result_sensor, default_tick_budget
 
+REPORTED_PER_S_TARGET = 50.0
+"""Issue 16: images the sensor stores and reports a second, on a PostgreSQL instance."""
 TARGET_TICK_WALL_S = 30.0
 TARGET_TICK_RSS_MB = 200.0
 SENSOR_TIME_LIMIT_S = 60.0
@@ -132,8 +148,9 @@ class Backlog:
         return cls(submitted, remaining)
 
 
-def create_jobs(base_url: str, backlog: Backlog) -> list[str]:
-    """The backlog's jobs in the emulator (one shared result image); their request ids."""
+def create_jobs(base_url: str, backlog: Backlog) -> tuple[list[str], dict[str, str]]:
+    """The backlog's jobs in the emulator (one shared result image); their request ids and
+    that result."""
     by_latency: dict[float, list[int]] = {}
     for index, remaining in enumerate(backlog.remaining_s):
         by_latency.setdefault(round(remaining, 1), []).append(index)
@@ -154,7 +171,15 @@ def create_jobs(base_url: str, backlog: Backlog) -> list[str]:
             answer.raise_for_status()
             for index, request_id in zip(indexes, answer.json()["request_ids"], strict=True):
                 ids[index] = request_id
-    return ids
+    return ids, result
+
+
+def complete_as_webhooks_would(
+    ledger: Ledger, request_ids: list[str], result: dict[str, str]
+) -> None:
+    """Mark every job ``completed`` with its result, as the webhook receiver does."""
+    for request_id in request_ids:
+        ledger.mark_completed(request_id, {**result, "seed": 1}, result["image_url"])
 
 
 def fill_ledger(
@@ -204,6 +229,10 @@ class TickFigures:
     due_after: int
     completed_waiting: int
     """Entries completed at Bria but not yet stored, after the tick."""
+    events: int = 0
+    """Events the tick handed to Dagster (materializations, check evaluations, observations)."""
+    persist_cpu_s: float = 0.0
+    """Process CPU time of persisting those events (Dagster's and the database driver's)."""
 
 
 def run_ticks(
@@ -214,6 +243,7 @@ def run_ticks(
     ledger: Ledger,
     ticks: int,
     interval_s: float,
+    limits: TickLimits,
 ) -> list[TickFigures]:
     """Evaluate ``ticks`` ticks of the sensor, persisting events and feeding the cursor back."""
     products = dg.DynamicPartitionsDefinition(name=PARTITIONS)
@@ -225,7 +255,7 @@ def run_ticks(
         partitions_def=products,
         retry_policy=None,
     )
-    sensor = build_bria_result_sensor([photo], downstream=[cutout])
+    sensor = build_bria_result_sensor([photo], downstream=[cutout], limits=limits)
     defs = dg.Definitions(assets=[*photo, cutout], sensors=[sensor], resources=resources)
     # The daemon's context carries the instance's ref: Dagster loads dynamic partitions with it.
     instance_ref = instance.get_ref()
@@ -249,10 +279,12 @@ def run_ticks(
         wall = time.monotonic() - started_at
         peak_kib = rss_kib("VmHWM")
         persisting = time.monotonic()
+        persisting_cpu = time.process_time()
         events = data.asset_events or []
         for event in events:
             instance.report_runless_asset_event(event)
         persist = time.monotonic() - persisting
+        persist_cpu = time.process_time() - persisting_cpu
         cursor = data.cursor
         after = ledger.counts()
         stats_after = emulator.stats()
@@ -272,6 +304,8 @@ def run_ticks(
             pending_after=pending,
             due_after=due,
             completed_waiting=after[EntryState.COMPLETED],
+            events=len(events),
+            persist_cpu_s=persist_cpu,
         )
         figures.append(tick)
         print(_tick_line(tick), flush=True)
@@ -295,9 +329,19 @@ def _tick_line(t: TickFigures) -> str:
     )
 
 
-def summarize(report: Report, ticks: list[TickFigures], baseline_mb: float, pending: int) -> None:
+def summarize(
+    report: Report,
+    ticks: list[TickFigures],
+    baseline_mb: float,
+    pending: int,
+    on_postgres: bool = False,
+) -> None:
     """The figures of the whole run, with their targets."""
     walls = [t.wall_s for t in ticks]
+    reporting = [t for t in ticks if t.reported]
+    reported = sum(t.reported for t in reporting)
+    spent = sum(t.wall_s + t.persist_s for t in reporting)
+    cpu = sum(t.cpu_s + t.persist_cpu_s for t in reporting)
     over_limit = sum(w > SENSOR_TIME_LIMIT_S for w in walls)
     slowest = max(ticks, key=lambda t: t.wall_s)
     report.figures += [
@@ -335,6 +379,23 @@ def summarize(report: Report, ticks: list[TickFigures], baseline_mb: float, pend
             "s",
             "report_runless_asset_event, outside the sensor call",
         ),
+        (at_least if on_postgres else info)(  # type: ignore[operator]
+            "reported images a second",
+            rounded(reported / spent if spent else None, 1),
+            *((REPORTED_PER_S_TARGET,) if on_postgres else ()),
+            note=f"{reported} over {spent:.1f} s of tick wall + event persisting",
+        ),
+        info(
+            "reported images per CPU second",
+            rounded(reported / cpu if cpu else None, 1),
+            note=f"tick CPU + persisting CPU {cpu:.1f} s in this process (the database server's "
+            "own CPU not counted): what one free core sustains",
+        ),
+        info(
+            "events written per reported image",
+            rounded(sum(t.events for t in reporting) / reported if reported else None, 2),
+            note="a materialization and a check evaluation per check",
+        ),
         info("status polls (all ticks)", sum(t.polls for t in ticks)),
         info("429s received", sum(t.rate_limited for t in ticks)),
         info("entries completed (all ticks)", sum(t.completed for t in ticks)),
@@ -362,6 +423,24 @@ def _drain_minutes(ticks: list[TickFigures], pending: int) -> float | None:
         return None
     period = max(DAEMON_INTERVAL_S, sum(t.wall_s for t in ticks) / len(ticks))
     return pending / stored * period / 60
+
+
+@contextlib.contextmanager
+def dagster_instance(home: Path, kind: str) -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance in ``home``: SQLite, or PostgreSQL in a fresh database dropped at the
+    end (``tests/distributed``'s helper)."""
+    if kind == "sqlite":
+        with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+            yield instance
+        return
+    sys.path.insert(0, str(REPO))
+    from tests.distributed.topology import POSTGRES_STORAGE_YAML, fresh_database
+
+    with fresh_database() as database:
+        config = POSTGRES_STORAGE_YAML.format(database=database)
+        (home / "dagster.yaml").write_text(config + "telemetry:\n  enabled: false\n")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -397,6 +476,23 @@ def main(argv: list[str] | None = None) -> int:
         help="a ledger database (default: a SQLite file in a temp folder); on a server the "
         "benchmark works in a schema of its own and drops it at the end",
     )
+    parser.add_argument(
+        "--instance",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="Dagster's storage: a local SQLite instance, or a fresh PostgreSQL database",
+    )
+    parser.add_argument(
+        "--webhooked",
+        action="store_true",
+        help="every job completed in the ledger, as webhooks leave them (no status polls)",
+    )
+    parser.add_argument(
+        "--max-stores",
+        type=int,
+        default=TickLimits().max_stores,
+        help="stores (and reports) a tick",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of latencies and samples")
     parser.add_argument("--smoke", action="store_true", help="12 pending, 2 ticks, for CI")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -424,7 +520,15 @@ def main(argv: list[str] | None = None) -> int:
         "interval_s": args.interval,
         "tick_budget_s": default_tick_budget(),
         "ledger": (args.ledger_url or "sqlite").split(":", 1)[0],
+        "instance": args.instance,
+        "webhooked": args.webhooked,
+        "max_stores": args.max_stores,
     }
+    limits = TickLimits(
+        budget_s=default_tick_budget(),
+        max_stores=args.max_stores,
+        max_reports=max(args.max_stores, TickLimits().max_reports),
+    )
     report = Report("sensor_scale", "Sensor at scale: result-sensor ticks", settings)
     with (
         tempfile.TemporaryDirectory(prefix="bench-sensor-") as scratch,
@@ -457,11 +561,13 @@ def main(argv: list[str] | None = None) -> int:
             backlog = Backlog.plan(
                 args.pending, args.rpm, args.gap, latency, args.long_share, args.seed
             )
-            request_ids = create_jobs(emulator.base_url, backlog)
+            request_ids, result = create_jobs(emulator.base_url, backlog)
             keys = fill_ledger(ledger, request_ids, backlog, first_poll)
+            if args.webhooked:
+                complete_as_webhooks_would(ledger, request_ids, result)
             home = folder / "dagster_home"
             home.mkdir()
-            with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
+            with dagster_instance(home, args.instance) as instance:
                 instance.add_dynamic_partitions(PARTITIONS, keys)
                 baseline_mb = rss_kib() / 1024
                 print(TICK_HEAD, flush=True)
@@ -472,12 +578,13 @@ def main(argv: list[str] | None = None) -> int:
                     ledger=ledger,
                     ticks=args.ticks,
                     interval_s=args.interval,
+                    limits=limits,
                 )
         finally:
             ledger.dispose()
             if schema is not None:
                 drop_schema(ledger_url, schema)
-    summarize(report, ticks, baseline_mb, args.pending)
+    summarize(report, ticks, baseline_mb, args.pending, args.instance == "postgres")
     report.emit(args.json)
     return 0
 

@@ -225,6 +225,16 @@ def _preview(
         return None
 
 
+def merge_verified(found: Sequence[Verified]) -> Verified:
+    """What several :func:`verify_stored` calls found, as one (previews left out: each call's
+    belong to the images it read)."""
+    return Verified(
+        facts={k: v for item in found for k, v in item.facts.items()},
+        problems={k: v for item in found for k, v in item.problems.items()},
+        previews=[],
+    )
+
+
 def evaluate(
     records: Sequence[ImageRecord], verified: Verified, names: Collection[str] = CHECK_NAMES
 ) -> list[dg.AssetCheckResult]:

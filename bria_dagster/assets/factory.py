@@ -1,6 +1,6 @@
 """``bria_asset``: a software-defined asset for one Bria step (generation, edit, product, ads)."""
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -9,15 +9,17 @@ import pydantic
 
 from bria_dagster.assets import spend
 from bria_dagster.assets.checks import (
+    Verified,
     applicable_checks,
     check_specs,
     evaluate,
     latest_checks,
+    merge_verified,
     verify_stored,
 )
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
-from bria_dagster.assets.metadata import materialization_metadata, usage_delta
+from bria_dagster.assets.metadata import materialization_metadata, usage_delta, usage_metadata
 from bria_dagster.assets.options import (
     BriaAssetOptions,
     BriaStepOptions,
@@ -36,6 +38,7 @@ from bria_dagster.client.errors import BriaInputError
 from bria_dagster.client.types import BriaRequest, to_input_error
 from bria_dagster.ledger import Ledger, SpendCaps
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.results.records import ImageRecord
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.storage import ObjectStore, StorageInputError
 
@@ -132,7 +135,6 @@ def bria_asset(
             store = step.store
             if outcome.errors:
                 raise step_failure(key.to_user_string(), outcome.errors, len(outcome.records))
-            verified = verify_stored(store, outcome.records)
             context.log.info(
                 "%d result(s) stored, %d reused; %d API calls, %d status polls",
                 len(outcome.records),
@@ -140,12 +142,42 @@ def bria_asset(
                 usage["api_calls"],
                 usage["status_polls"],
             )
+            if options.partitions_def is not None and len(context.partition_keys) > 1:
+                verified = per_partition_metadata(context, key, store, outcome.records)
+                metadata = usage_metadata(usage)
+            else:
+                verified = verify_stored(store, outcome.records)
+                metadata = materialization_metadata(outcome.records, verified.previews, usage)
             yield dg.MaterializeResult(
-                metadata=materialization_metadata(outcome.records, verified.previews, usage),
+                metadata=metadata,
                 check_results=evaluate(outcome.records, verified, checks) if checks else None,
             )
 
     return _bria_step
+
+
+def per_partition_metadata(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetKey,
+    store: ObjectStore,
+    records: Sequence[ImageRecord],
+) -> Verified:
+    """A run over several partitions (a ``single_run`` or ``multi_run`` backfill): each
+    partition's materialization gets the metadata of its own images (ids, URIs, previews), not
+    the whole run's; what reading them back found, for the checks."""
+    by_partition: dict[str | None, list[ImageRecord]] = {}
+    for record in records:
+        by_partition.setdefault(record.partition_key, []).append(record)
+    found = []
+    for partition_key, own in by_partition.items():
+        verified = verify_stored(store, own)
+        found.append(verified)
+        context.add_asset_metadata(
+            materialization_metadata(own, verified.previews, None),
+            asset_key=key,
+            partition_key=partition_key,
+        )
+    return merge_verified(found)
 
 
 def plan_jobs(

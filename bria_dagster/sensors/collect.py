@@ -31,6 +31,11 @@ from bria_dagster.storage import ObjectStore, StorageError
 
 T = TypeVar("T")
 
+MIN_REPORTS = 20
+"""A tick reports at least this many stored results, however long its polls and stores took,
+so that a slow machine still makes progress; the rest wait for the next tick."""
+STORE_SHARE = 0.5
+"""The share of a tick's budget its stores may take (see :meth:`ResultCollector.tick`)."""
 PLACEHOLDER_PROBE_S = 0.001
 """A tick probes each placeholder URL once: a wait this short ends after its first probe."""
 
@@ -107,8 +112,11 @@ class ResultCollector:
         )
         counts["due_claimed"] = len(claimed)
         await self._poll(claimed, deadline, report)
-        await self._store_completed(deadline, report)
-        self._collect_reports(report)
+        # Storing stops at STORE_SHARE of the budget: the rest is for reading back and reporting
+        # what is stored (each costs about what a store does); stores taking the whole budget
+        # left every tick reporting only its minimum while the stored backlog grew.
+        await self._store_completed(started + self._limits.budget_s * STORE_SHARE, report)
+        self._collect_reports(report, deadline)
         self._collect_trained(report)
         self._collect_resubmissions(report)
         self._count_backlog(report)
@@ -292,7 +300,9 @@ class ResultCollector:
 
         await asyncio.gather(*(store(entry) for entry in completed))
 
-    def _collect_reports(self, report: TickReport) -> None:
+    def _collect_reports(self, report: TickReport, deadline: float) -> None:
+        # Reading each result back takes time: past the budget, only a few (the sensor's
+        # MIN_REPORTS) are read, the others wait for the next tick.
         stored = self._ledger.list(
             EntryState.STORED,
             limit=self._limits.max_reports,
@@ -301,6 +311,8 @@ class ResultCollector:
             oldest_first=True,
         )
         for entry in stored:
+            if len(report.reports) >= MIN_REPORTS and time.monotonic() >= deadline:
+                break
             try:
                 record = record_of_stored(self._store, entry)
             except (StorageError, OSError):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from bria_dagster.assets.checks import evaluate, verify_stored
+from bria_dagster.assets.checks import Verified, evaluate, merge_verified, verify_stored
 from bria_dagster.assets.deferred import DeferredBriaAsset
 from bria_dagster.assets.metadata import deferred_result_usage, materialization_metadata
 from bria_dagster.assets.tailored import TailoredModelAsset, model_materialization
@@ -17,8 +18,10 @@ from bria_dagster.client.errors import BriaInputError
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
+from bria_dagster.results.records import ImageRecord
 from bria_dagster.runtime import resource_of, run_blocking
-from bria_dagster.sensors.collect import ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.collect import MIN_REPORTS, ResultCollector, TickLimits, TickReport
+from bria_dagster.sensors.downstream import range_requests, shared_policy
 from bria_dagster.sensors.owners import PRIORITY_TAG, SubmitRuns
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
@@ -63,9 +66,11 @@ def build_bria_result_sensor(
     budget and says in its log how much is left. Jobs that end in ERROR/UNKNOWN are resubmitted
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
-    Bria's message. ``downstream`` assets get a run for each partition that lands; an asset
-    with an ``automation_condition`` is refused there (the automation daemon already runs it
-    when the result lands, so it would run twice).
+    Bria's message. ``downstream`` assets get a run for each partition that lands; when they
+    all have a ``backfill_policy``, a run per contiguous range of the partitions a tick reports
+    (see :mod:`~bria_dagster.sensors.downstream`). An asset with an ``automation_condition`` is
+    refused there (the automation daemon already runs it when the result lands, so it would run
+    twice).
 
     A result that a run waits for is handed to that run: the request's submit run selected the
     result asset too, or belongs to a backfill (in progress) that targets it. The sensor then
@@ -94,6 +99,7 @@ def build_bria_result_sensor(
     submit_keys = [step.submit.key for step in steps]
     downstream_keys = [_downstream_key(item) for item in downstream]
     tick_limits = limits or TickLimits(budget_s=default_tick_budget())
+    batching = shared_policy(downstream) if downstream_keys else None
     owner = f"{name}@{socket.gethostname()}:{os.getpid()}"
     base_tags = dict(run_tags or {})
     if run_priority is not None:
@@ -109,6 +115,10 @@ def build_bria_result_sensor(
         "materializes their result assets.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        # Reading back and reporting what the tick stored takes time too: it stops half-way
+        # into the headroom left under Dagster's deadline (an evaluation over the deadline is
+        # lost whole, and the next tick would try the same, larger, batch again).
+        report_deadline = time.monotonic() + tick_limits.budget_s + HEADROOM_S / 2
         ledger = resource_of(context, ledger_key, BriaLedgerResource).get_ledger()
         committed = _reporting(context.cursor)
         if committed:
@@ -144,18 +154,26 @@ def build_bria_result_sensor(
                 kept.append(entry.id)
                 continue
             events.append(model_materialization(context.instance, models[entry.asset_key], entry))
+        checked: dict[str, list[tuple[ImageRecord, Verified]]] = {}
+        reported: list[tuple[LedgerEntry, ImageRecord]] = []
+        landed: list[LedgerEntry] = []
         for entry, record in report.reports:
+            if len(reported) >= MIN_REPORTS and time.monotonic() > report_deadline:
+                break  # stored, not reported: the next tick reports it
+            reported.append((entry, record))
             key = dg.AssetKey.from_user_string(entry.asset_key)
             if submit_runs.owns(entry, key):
                 # A run waits for this result and materializes it: handed over (flagged
                 # reported, so it takes no report slot of later ticks).
                 kept.append(entry.id)
                 continue
-            runs.extend(
-                _downstream_runs(
-                    entry, downstream_keys, {**base_tags, **submit_runs.backfill_label(entry)}
+            landed.append(entry)
+            if batching is None:
+                runs.extend(
+                    _downstream_runs(
+                        entry, downstream_keys, {**base_tags, **submit_runs.backfill_label(entry)}
+                    )
                 )
-            )
             if _already_materialized(context.instance, key, entry):
                 # A tick whose events Dagster kept but whose cursor it lost: report nothing again.
                 kept.append(entry.id)
@@ -169,16 +187,22 @@ def build_bria_result_sensor(
                     asset_key=key, partition=entry.partition_key, metadata=metadata
                 )
             )
-            events.extend(
-                dg.AssetCheckEvaluation(
-                    asset_key=key,
-                    check_name=str(check.check_name),  # evaluate() names every result
-                    passed=check.passed,
-                    metadata=check.metadata,
-                    description=check.description,
-                    severity=check.severity,
-                )
-                for check in evaluate([record], verified, keys[entry.asset_key].check_names)
+            checked.setdefault(entry.asset_key, []).append((record, verified))
+        for asset_key, items in checked.items():
+            events += _check_evaluations(asset_key, items, keys[asset_key].check_names)
+        if batching is not None:
+            ranged = [entry for entry in landed if entry.partition_key is not None]
+            runs += range_requests(
+                [entry.partition_key or "" for entry in ranged],
+                [f"bria:{entry.id}:{entry.forced_generation}" for entry in ranged],
+                *batching,
+                context.instance,
+                downstream_keys,
+                {
+                    **base_tags,
+                    **_common_label([submit_runs.backfill_label(entry) for entry in ranged]),
+                    "bria/after": ",".join(sorted({entry.asset_key for entry in ranged})),
+                },
             )
         for entry in report.failures:
             events.append(_failure_observation(entry))
@@ -198,8 +222,8 @@ def build_bria_result_sensor(
             )
         if kept:
             ledger.mark_reported(kept)
-        reported = [*report.trained, *(entry for entry, _ in report.reports)]
-        cursor = json.dumps({"reporting": [e.id for e in reported if e.id not in kept]})
+        ids = [entry.id for entry in report.trained] + [entry.id for entry, _ in reported]
+        cursor = json.dumps({"reporting": [i for i in ids if i not in kept]})
         return dg.SensorResult(
             asset_events=events,
             run_requests=runs,
@@ -239,6 +263,35 @@ def _downstream_key(item: dg.AssetsDefinition | dg.AssetKey) -> dg.AssetKey:
             "out of downstream",
         )
     return item.key
+
+
+def _common_label(labels: list[dict[str, str]]) -> dict[str, str]:
+    """The backfill label that every entry of a range run shares; none when they differ."""
+    distinct = {tuple(sorted(label.items())) for label in labels}
+    return dict(distinct.pop()) if len(distinct) == 1 else {}
+
+
+def _check_evaluations(
+    asset_key: str, items: list[tuple[ImageRecord, Verified]], names: Sequence[str]
+) -> list[dg.AssetCheckEvaluation]:
+    """One evaluation per check of ``asset_key`` over the images a tick reports, as an inline
+    run over several partitions evaluates them: the checks are the asset's (the UI shows the
+    latest evaluation of each), a failure names the object it found wanting, and a tick writes
+    one event per check instead of one per check and image."""
+    merged = merge_verified([found for _, found in items])
+    records = [record for record, _ in items]
+    partitions = sorted({r.partition_key for r in records if r.partition_key is not None})
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey.from_user_string(asset_key),
+            check_name=str(check.check_name),  # evaluate() names every result
+            passed=check.passed,
+            metadata={**check.metadata, "partitions": dg.MetadataValue.int(len(partitions))},
+            description=check.description,
+            severity=check.severity,
+        )
+        for check in evaluate(records, merged, names)
+    ]
 
 
 def _reporting(cursor: str | None) -> list[int]:

@@ -7,15 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, timeout: float = 120) -> str:
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -113,3 +115,30 @@ def test_sensor_scale_benchmark_reports_every_tick() -> None:
     assert figures["peak RSS during a tick"]["measured"] > 0
     assert isinstance(figures["ticks over the sensor time limit (60 s)"]["measured"], int)
     assert figures["pending left"]["measured"] == 0, figures
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+@pytest.mark.timeout(1500)
+def test_daemon_backfill_benchmark_runs_both_modes_through_the_daemon() -> None:
+    """6 partitions backfilled through the webserver, runs started by the daemon, on a
+    PostgreSQL instance: a run per partition by default, one submit run with the policy."""
+    document = json.loads(
+        _run("daemon_backfill.py", "--smoke", "--instances", "postgres", "--json", timeout=1400)
+        .strip()
+        .splitlines()[-1]
+    )
+    runs = document["details"]["runs"]
+    per_partition, single_run = runs["postgres_per_partition"], runs["postgres_single_run"]
+    # Each photo and each cut-out was paid for once (the emulator counted the submits).
+    assert per_partition["submits"] == single_run["submits"] == 12, runs
+    assert per_partition["submit_runs"] == 6 and per_partition["downstream_runs"] == 6, runs
+    assert single_run["submit_runs"] == 1, runs
+    assert 1 <= single_run["downstream_runs"] <= 6, runs
+    figures = _figures(json.dumps(document))
+    for mode in ("per_partition", "single_run"):
+        ratio = figures[f"postgres, {mode}: makespan / chain bound"]["measured"]
+        assert ratio > 1, figures  # nothing beats the bound
+        events = figures[f"postgres, {mode}: events written per image"]["measured"]
+        assert events >= 1, figures
+        assert figures[f"postgres, {mode}: daemon CPU"]["measured"] > 0, figures

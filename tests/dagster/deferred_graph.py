@@ -13,9 +13,15 @@ from bria_dagster.sensors import TickLimits, build_bria_result_sensor, run_tick
 from tests.dagster.graph import product_prompt, products
 
 
-def build_deferred(limits: TickLimits | None = None) -> tuple[DeferredBriaAsset, Any, Any]:
+def build_deferred(
+    limits: TickLimits | None = None, backfill_policy: dg.BackfillPolicy | None = None
+) -> tuple[DeferredBriaAsset, Any, Any]:
     photo = bria_deferred_asset(
-        "product_photo", product_prompt, partitions_def=products, retry_policy=None
+        "product_photo",
+        product_prompt,
+        partitions_def=products,
+        retry_policy=None,
+        backfill_policy=backfill_policy,
     )
     cutout = bria_asset(
         "cutout",
@@ -23,6 +29,7 @@ def build_deferred(limits: TickLimits | None = None) -> tuple[DeferredBriaAsset,
         upstream=photo,
         partitions_def=products,
         retry_policy=None,
+        backfill_policy=backfill_policy,
     )
     sensor = build_bria_result_sensor(
         [photo], downstream=[cutout], limits=limits or TickLimits(budget_s=10.0)

@@ -5,6 +5,10 @@ ledger), writes ``dagster.yaml`` and ``workspace.yaml`` into a new DAGSTER_HOME,
 ``dagster-daemon``, ``dagster-webserver`` and two ``dagster-celery worker`` processes (Redis
 broker on 127.0.0.1, a database number and queue of their own), each in its own process group.
 On exit every group is stopped (SIGTERM, then SIGKILL) and the database dropped.
+
+``instance="sqlite"`` keeps Dagster's storage in DAGSTER_HOME instead (the database is still
+made, for the ledger), ``module`` loads other definitions, and ``workers=0`` starts no Celery
+worker (runs then execute with the definitions' own executor).
 """
 
 from __future__ import annotations
@@ -39,24 +43,28 @@ PG_ADMIN = os.environ.get("BRIA_DIST_PG_ADMIN", "postgresql://postgres@127.0.0.1
 """A database of this machine's PostgreSQL to run CREATE/DROP DATABASE from."""
 REDIS = "redis://127.0.0.1:6379"
 
-INSTANCE_YAML = """\
+POSTGRES_STORAGE_YAML = """\
 # dagster-postgres reads its URL with SQLAlchemy: name the psycopg2 driver. With SQLAlchemy 2.1
 # and psycopg 3 installed, a plain postgresql:// URL picks psycopg 3, and every event write
 # fails on "NOTIFY run_events, $1" (docs/deploy.md).
 storage:
   postgres:
     postgres_url: "postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
+"""
+
+INSTANCE_YAML = """\
 run_monitoring:
   enabled: true
   poll_interval_seconds: 5
 concurrency:
   runs:
-    max_concurrent_runs: 4
+    max_concurrent_runs: {max_concurrent_runs}
   pools:
     default_limit: 8
 telemetry:
   enabled: false
 """
+DEFS_MODULE = "tests.distributed.defs"
 
 CELERY_YAML = """\
 execution:
@@ -212,14 +220,22 @@ def running_topology(
     home: Path,
     extra_env: Mapping[str, str],
     workers: int = 2,
-    module: str = "tests.distributed.defs",
+    *,
+    module: str = DEFS_MODULE,
+    instance: str = "postgres",
+    max_concurrent_runs: int = 4,
 ) -> Iterator[Topology]:
     """Start the whole topology in ``home`` with ``workers`` Celery workers (none: the
-    definitions' own executor) and the definitions of ``module``; stop it and drop its database
-    on exit."""
+    definitions' own executor), Dagster's storage on ``instance`` (``postgres`` or ``sqlite``)
+    and the definitions of ``module``; stop it and drop its database on exit."""
+    if instance not in ("postgres", "sqlite"):
+        raise ValueError(f"instance: 'postgres' or 'sqlite', got {instance!r}")
     with fresh_database() as database, contextlib.ExitStack() as stack:
         home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text(INSTANCE_YAML.format(database=database))
+        storage = POSTGRES_STORAGE_YAML.format(database=database) if instance == "postgres" else ""
+        (home / "dagster.yaml").write_text(
+            storage + INSTANCE_YAML.format(max_concurrent_runs=max_concurrent_runs)
+        )
         queue = f"dist_{secrets.token_hex(4)}"
         broker = f"{REDIS}/{secrets.randbelow(14) + 1}"
         (home / "celery.yaml").write_text(CELERY_YAML.format(broker=broker, queue=queue))
@@ -261,9 +277,10 @@ def running_topology(
         topology._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
         for index in range(workers):
             topology.start_worker(f"worker-{'abcdefgh'[index]}")
-        topology.wait_for(
-            f"{workers} Celery worker(s)", lambda: _workers_ready(topology, workers), 120
-        )
+        if workers:
+            topology.wait_for(
+                f"{workers} Celery worker(s)", lambda: _workers_ready(topology, workers), 120
+            )
         yield topology
 
 
@@ -333,10 +350,11 @@ mutation($params: LaunchBackfillParams!) {
 
 
 def launch_backfill(topology: Topology, assets: list[str], partitions: list[str]) -> str:
-    """Launch a backfill of ``assets`` over ``partitions`` as the UI does; its id."""
+    """Launch a backfill of ``assets`` (``"a/b"`` key strings) over ``partitions`` as the UI
+    does; its id."""
     params = {
         "partitionNames": partitions,
-        "assetSelection": [{"path": [name]} for name in assets],
+        "assetSelection": [{"path": name.split("/")} for name in assets],
         "fromFailure": False,
     }
     answer = topology.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
