@@ -19,7 +19,7 @@ from bria_dagster.assets.checks import (
 )
 from bria_dagster.assets.errors import step_failure
 from bria_dagster.assets.execute import StepRunner
-from bria_dagster.assets.metadata import materialization_metadata, usage_delta, usage_metadata
+from bria_dagster.assets.metadata import cost_metadata, materialization_metadata, usage_delta
 from bria_dagster.assets.options import (
     BriaAssetOptions,
     BriaStepOptions,
@@ -144,7 +144,7 @@ def bria_asset(
             )
             if options.partitions_def is not None and len(context.partition_keys) > 1:
                 verified = per_partition_metadata(context, key, store, outcome.records)
-                metadata = usage_metadata(usage)
+                metadata = cost_metadata(usage)
             else:
                 verified = verify_stored(store, outcome.records)
                 metadata = materialization_metadata(outcome.records, verified.previews, usage)
