@@ -232,6 +232,7 @@ def merge_verified(found: Sequence[Verified]) -> Verified:
         facts={k: v for item in found for k, v in item.facts.items()},
         problems={k: v for item in found for k, v in item.problems.items()},
         previews=[],
+        videos={k: v for item in found for k, v in item.videos.items()},
     )
 
 
