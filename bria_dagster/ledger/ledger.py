@@ -468,6 +468,15 @@ class Ledger:
             raise EntryNotFoundError(entry_id)
         return LedgerEntry.from_row(row)
 
+    def get_many(self, entry_ids: Iterable[int]) -> builtins.list[LedgerEntry]:
+        """The entries with these ids, oldest first; an id not found is left out."""
+        ids = sorted({check.entry_id(i, "entry_ids") for i in entry_ids})
+        if not ids:
+            return []
+        stmt = sa.select(_T).where(_T.c.id.in_(ids)).order_by(_T.c.id)
+        with self._read() as conn:
+            return [LedgerEntry.from_row(row) for row in conn.execute(stmt).mappings()]
+
     def by_request_id(self, request_id: str) -> LedgerEntry | None:
         """The entry holding this request_id, or None."""
         request_id = rows.short_text("request_id", request_id)

@@ -21,7 +21,12 @@ from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorage
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import MIN_REPORTS, ResultCollector, TickLimits, TickReport
-from bria_dagster.sensors.downstream import range_requests, shared_policy
+from bria_dagster.sensors.downstream import (
+    RANGE_SENSOR_TAG,
+    range_requests,
+    range_run_queued,
+    shared_policy,
+)
 from bria_dagster.sensors.owners import PRIORITY_TAG, SubmitRuns
 
 GRPC_TIMEOUT_ENV = ("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS", "DAGSTER_GRPC_TIMEOUT_SECONDS")
@@ -67,8 +72,9 @@ def build_bria_result_sensor(
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
     Bria's message. ``downstream`` assets get a run for each partition that lands; when they
-    all have a ``backfill_policy``, a run per contiguous range of the partitions a tick reports
-    (see :mod:`~bria_dagster.sensors.downstream`). An asset with an ``automation_condition`` is
+    all have a ``backfill_policy``, a run per contiguous range of the partitions a tick reports,
+    or held (in the cursor) for the next range run while one is still queued (see
+    :mod:`~bria_dagster.sensors.downstream`). An asset with an ``automation_condition`` is
     refused there (the automation daemon already runs it when the result lands, so it would run
     twice).
 
@@ -120,7 +126,7 @@ def build_bria_result_sensor(
         # lost whole, and the next tick would try the same, larger, batch again).
         report_deadline = time.monotonic() + tick_limits.budget_s + HEADROOM_S / 2
         ledger = resource_of(context, ledger_key, BriaLedgerResource).get_ledger()
-        committed = _reporting(context.cursor)
+        committed, held = _cursor(context.cursor)
         if committed:
             ledger.mark_reported(committed)
         store = resource_of(context, storage_key, BriaStorageResource).get_store()
@@ -190,20 +196,35 @@ def build_bria_result_sensor(
             checked.setdefault(entry.asset_key, []).append((record, verified))
         for asset_key, items in checked.items():
             events += _check_evaluations(asset_key, items, keys[asset_key].check_names)
+        holding: list[int] = []
         if batching is not None:
-            ranged = [entry for entry in landed if entry.partition_key is not None]
-            runs += range_requests(
-                [entry.partition_key or "" for entry in ranged],
-                [f"bria:{entry.id}:{entry.forced_generation}" for entry in ranged],
-                *batching,
-                context.instance,
-                downstream_keys,
-                {
-                    **base_tags,
-                    **_common_label([submit_runs.backfill_label(entry) for entry in ranged]),
-                    "bria/after": ",".join(sorted({entry.asset_key for entry in ranged})),
-                },
-            )
+            # The newest landing of each partition, those held by earlier ticks first.
+            latest = {
+                entry.partition_key: entry
+                for entry in [*ledger.get_many(held), *landed]
+                if entry.partition_key is not None
+            }
+            ranged = list(latest.values())
+            if ranged and range_run_queued(context.instance, name):
+                holding = [entry.id for entry in ranged]
+                context.log.info(
+                    "holding %d partitions for the next range run: one is still queued",
+                    len(holding),
+                )
+            else:
+                runs += range_requests(
+                    [entry.partition_key or "" for entry in ranged],
+                    [f"bria:{entry.id}:{entry.forced_generation}" for entry in ranged],
+                    *batching,
+                    context.instance,
+                    downstream_keys,
+                    {
+                        **base_tags,
+                        **_common_label([submit_runs.backfill_label(entry) for entry in ranged]),
+                        "bria/after": ",".join(sorted({entry.asset_key for entry in ranged})),
+                        RANGE_SENSOR_TAG: name,
+                    },
+                )
         for entry in report.failures:
             events.append(_failure_observation(entry))
         for entry in report.resubmit:
@@ -223,7 +244,7 @@ def build_bria_result_sensor(
         if kept:
             ledger.mark_reported(kept)
         ids = [entry.id for entry in report.trained] + [entry.id for entry, _ in reported]
-        cursor = json.dumps({"reporting": [i for i in ids if i not in kept]})
+        cursor = json.dumps({"reporting": [i for i in ids if i not in kept], "held": holding})
         return dg.SensorResult(
             asset_events=events,
             run_requests=runs,
@@ -294,14 +315,18 @@ def _check_evaluations(
     ]
 
 
-def _reporting(cursor: str | None) -> list[int]:
+def _cursor(cursor: str | None) -> tuple[list[int], list[int]]:
+    """The cursor's entries reported by the last tick, and those held for a range run."""
     if not cursor:
-        return []
+        return [], []
     try:
         value = json.loads(cursor)
-        return [int(i) for i in value.get("reporting", [])]
+        return (
+            [int(i) for i in value.get("reporting", [])],
+            [int(i) for i in value.get("held", [])],
+        )
     except (ValueError, TypeError, AttributeError):
-        return []
+        return [], []
 
 
 def _already_materialized(

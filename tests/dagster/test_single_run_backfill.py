@@ -9,13 +9,26 @@ the downstream step of the partitions a tick reports in one run per contiguous r
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import dagster as dg
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from bria_dagster.ledger import EntryState
-from bria_dagster.sensors.downstream import RANGE_END_TAG, RANGE_START_TAG, range_requests
+from bria_dagster.sensors.downstream import (
+    RANGE_END_TAG,
+    RANGE_SENSOR_TAG,
+    RANGE_START_TAG,
+    range_requests,
+)
 from tests.dagster.deferred_graph import build_deferred, tick
 from tests.dagster.graph import SKUS
 
@@ -115,3 +128,49 @@ def test_downstream_runs_cover_each_contiguous_range_once(instance: dg.DagsterIn
         landed, keys, dg.BackfillPolicy.single_run(), letters, instance, selection, {}
     )
     assert [r.run_key for r in again] == [r.run_key for r in first]
+
+
+def test_partitions_landing_while_a_range_run_is_queued_wait_for_the_next_one(
+    instance: dg.DagsterInstance, resources: dict[str, Any], emulator: Any
+) -> None:
+    photo, cutout, sensor = build_deferred(backfill_policy=dg.BackfillPolicy.single_run())
+    assert dg.materialize([photo.submit], instance=instance, resources=resources, tags=RANGE)
+    # A range run this sensor asked for earlier still waits for a free run slot.
+    origin = RemoteJobOrigin(
+        repository_origin=RemoteRepositoryOrigin(
+            code_location_origin=InProcessCodeLocationOrigin(
+                loadable_target_origin=LoadableTargetOrigin(python_file=__file__)
+            ),
+            repository_name="__repository__",
+        ),
+        job_name="__ASSET_JOB",
+    )
+    queued = instance.add_run(
+        DagsterRun(
+            job_name="__ASSET_JOB",
+            status=dg.DagsterRunStatus.QUEUED,
+            remote_job_origin=origin,
+            tags={RANGE_SENSOR_TAG: sensor.name},
+        )
+    )
+    deadline = time.monotonic() + 30
+    cursor = None
+    held: list[int] = []
+    while time.monotonic() < deadline and len(held) < len(SKUS):
+        time.sleep(0.5)
+        result = tick(sensor, instance, resources, cursor)
+        assert not result.run_requests  # held, not queued behind the waiting run
+        cursor = result.cursor
+        held = json.loads(cursor or "{}").get("held", [])
+    assert len(held) == len(SKUS)
+    # Every photo is materialized all the same: only the cut-out run waits.
+    assert instance.get_materialized_partitions(photo.result.key) == set(SKUS)
+
+    # The queue moves: the next tick asks for one run over every held partition.
+    instance.report_run_canceled(instance.get_run_by_id(queued.run_id))
+    result = tick(sensor, instance, resources, cursor)
+    (request,) = result.run_requests or []
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (SKUS[0], SKUS[-1])
+    assert request.tags[RANGE_SENSOR_TAG] == sensor.name
+    assert request.asset_selection == [cutout.key]
+    assert json.loads(result.cursor or "{}")["held"] == []
