@@ -7,17 +7,19 @@ allows: one per contiguous range of partition keys (``single_run``), cut into ch
 ``max_partitions_per_run`` (``multi_run``), each a run over the range as Dagster's own
 backfills launch them (the ``dagster/asset_partition_range_*`` tags).
 
-Range runs are sized by the run queue: while a range run the sensor asked for still waits in
-the queue (the queued run coordinator has no free slot), the partitions that land are held in
-the sensor's cursor instead of becoming one more short run behind it, and go, with the next
-ones, in the run asked for once the queue has moved. Without a queue (runs launched at once)
-nothing is held. Measured by ``benchmarks/daemon_backfill.py``.
+Partitions land out of order (each job takes its own time), so a tick's partitions are many
+short ranges. Range runs are therefore sized by holding partitions back, in the sensor's
+cursor (:func:`ranges_due`): a tick asks for the largest range only and holds the others
+until the partitions landing next fill their gaps; everything is held while a range run the
+sensor asked for still waits in the run queue (no free run slot: a run asked for now would
+wait behind it); nothing is held once no upstream request is pending, or after
+``MAX_HOLD_S``. Measured by ``benchmarks/daemon_backfill.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
 
@@ -25,6 +27,8 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 RANGE_SENSOR_TAG = "bria/range_runs_of"
 """On a range run the result sensor asked for: the sensor's name."""
+MAX_HOLD_S = 60.0
+"""The longest a landed partition waits for its range to grow (see :func:`ranges_due`)."""
 
 
 def shared_policy(
@@ -52,14 +56,27 @@ def range_requests(
     asset_selection: Sequence[dg.AssetKey],
     tags: dict[str, str],
 ) -> list[dg.RunRequest]:
-    """Runs over ``partitions`` (the tick's landed partitions, each with its ``run_keys`` item):
-    one per contiguous range in the partitions' order, at most ``max_partitions_per_run`` each.
-    A run's key is a digest of its items' run keys, so a tick reported again asks again for
-    nothing."""
-    by_partition = dict(zip(partitions, run_keys, strict=True))
+    """Runs over ``partitions`` (landed partitions, each with its ``run_keys`` item): one per
+    contiguous range in the partitions' order, at most ``max_partitions_per_run`` each."""
+    chunks = contiguous_ranges(partitions, policy, partitions_def, instance)
+    return chunk_requests(
+        chunks, dict(zip(partitions, run_keys, strict=True)), asset_selection, tags
+    )
+
+
+def contiguous_ranges(
+    partitions: Iterable[str],
+    policy: dg.BackfillPolicy,
+    partitions_def: dg.PartitionsDefinition,
+    instance: dg.DagsterInstance,
+) -> list[list[str]]:
+    """``partitions`` cut into contiguous ranges of the definition's order, at most
+    ``max_partitions_per_run`` each; a partition the definition does not (or no longer) list
+    is a range of its own."""
+    wanted = list(dict.fromkeys(partitions))
     order = partitions_def.get_partition_keys(dynamic_partitions_store=instance)
     index = {key: i for i, key in enumerate(order)}
-    known = sorted((key for key in by_partition if key in index), key=index.__getitem__)
+    known = sorted((key for key in wanted if key in index), key=index.__getitem__)
     limit = policy.max_partitions_per_run or len(known) or 1
     chunks: list[list[str]] = []
     for key in known:
@@ -68,11 +85,21 @@ def range_requests(
             last.append(key)
         else:
             chunks.append([key])
-    # A partition the definition does not (or no longer) list still gets its own run.
-    chunks += [[key] for key in by_partition if key not in index]
+    return chunks + [[key] for key in wanted if key not in index]
+
+
+def chunk_requests(
+    chunks: Sequence[Sequence[str]],
+    run_keys: Mapping[str, str],
+    asset_selection: Sequence[dg.AssetKey],
+    tags: dict[str, str],
+) -> list[dg.RunRequest]:
+    """A run per chunk of partitions (a range run, or a partition's run for one). A run's key
+    is a digest of its partitions' ``run_keys`` items, so a tick reported again asks again for
+    nothing."""
     requests = []
     for chunk in chunks:
-        digest = hashlib.sha256("\n".join(by_partition[k] for k in chunk).encode()).hexdigest()
+        digest = hashlib.sha256("\n".join(run_keys[k] for k in chunk).encode()).hexdigest()
         run_key = f"bria-range:{digest[:32]}"
         if len(chunk) == 1:
             request = dg.RunRequest(
@@ -86,6 +113,38 @@ def range_requests(
             )
         requests.append(request)
     return requests
+
+
+def ranges_due(
+    chunks: list[list[str]],
+    held_since: Mapping[str, float],
+    *,
+    now: float,
+    queued: bool,
+    settled: bool,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The ranges to run now, and those to hold for a later tick.
+
+    Nothing runs while a range run is ``queued`` (it would wait behind it). Otherwise the
+    largest range runs, with every range ``settled`` (no upstream request still pending: no
+    gap left to fill) or holding a partition since ``MAX_HOLD_S``. The others wait: the
+    partitions landing next fill the gaps between them, so they run as one range later
+    instead of as many short runs now.
+    """
+    if queued or not chunks:
+        return [], chunks
+    if settled:
+        return chunks, []
+    largest = max(range(len(chunks)), key=lambda i: len(chunks[i]))
+    due = {
+        i
+        for i, chunk in enumerate(chunks)
+        if i == largest or now - min(held_since[key] for key in chunk) >= MAX_HOLD_S
+    }
+    return (
+        [chunk for i, chunk in enumerate(chunks) if i in due],
+        [chunk for i, chunk in enumerate(chunks) if i not in due],
+    )
 
 
 def range_run_queued(instance: dg.DagsterInstance, sensor_name: str) -> bool:

@@ -23,8 +23,10 @@ from bria_dagster.runtime import resource_of, run_blocking
 from bria_dagster.sensors.collect import MIN_REPORTS, ResultCollector, TickLimits, TickReport
 from bria_dagster.sensors.downstream import (
     RANGE_SENSOR_TAG,
-    range_requests,
+    chunk_requests,
+    contiguous_ranges,
     range_run_queued,
+    ranges_due,
     shared_policy,
 )
 from bria_dagster.sensors.owners import PRIORITY_TAG, SubmitRuns
@@ -72,8 +74,8 @@ def build_bria_result_sensor(
     by running their submit step again (up to ``limits.max_job_attempts`` tries, never for a
     moderation refusal); their failure is reported as an observation and a failed check with
     Bria's message. ``downstream`` assets get a run for each partition that lands; when they
-    all have a ``backfill_policy``, a run per contiguous range of the partitions a tick reports,
-    or held (in the cursor) for the next range run while one is still queued (see
+    all have a ``backfill_policy``, runs over contiguous ranges of the partitions that landed,
+    partitions held back (in the cursor) for a while so that the ranges grow (see
     :mod:`~bria_dagster.sensors.downstream`). An asset with an ``automation_condition`` is
     refused there (the automation daemon already runs it when the result lands, so it would run
     twice).
@@ -196,34 +198,45 @@ def build_bria_result_sensor(
             checked.setdefault(entry.asset_key, []).append((record, verified))
         for asset_key, items in checked.items():
             events += _check_evaluations(asset_key, items, keys[asset_key].check_names)
-        holding: list[int] = []
+        holding: list[tuple[int, float]] = []
         if batching is not None:
+            now = time.time()
+            since = dict(held)
             # The newest landing of each partition, those held by earlier ticks first.
             latest = {
                 entry.partition_key: entry
-                for entry in [*ledger.get_many(held), *landed]
+                for entry in [*ledger.get_many(since), *landed]
                 if entry.partition_key is not None
             }
-            ranged = list(latest.values())
-            if ranged and range_run_queued(context.instance, name):
-                holding = [entry.id for entry in ranged]
+            held_since = {key: since.get(entry.id, now) for key, entry in latest.items()}
+            launch, hold = ranges_due(
+                contiguous_ranges(latest, batching[0], batching[1], context.instance),
+                held_since,
+                now=now,
+                queued=bool(latest) and range_run_queued(context.instance, name),
+                settled=ledger.backlog(list(keys))[0] == 0,
+            )
+            launched = [latest[key] for chunk in launch for key in chunk]
+            runs += chunk_requests(
+                launch,
+                {
+                    key: f"bria:{entry.id}:{entry.forced_generation}"
+                    for key, entry in latest.items()
+                },
+                downstream_keys,
+                {
+                    **base_tags,
+                    **_common_label([submit_runs.backfill_label(entry) for entry in launched]),
+                    "bria/after": ",".join(sorted({entry.asset_key for entry in launched})),
+                    RANGE_SENSOR_TAG: name,
+                },
+            )
+            holding = [(latest[key].id, held_since[key]) for chunk in hold for key in chunk]
+            if holding:
                 context.log.info(
-                    "holding %d partitions for the next range run: one is still queued",
+                    "%d partitions held for a longer range run (%d ranges asked for)",
                     len(holding),
-                )
-            else:
-                runs += range_requests(
-                    [entry.partition_key or "" for entry in ranged],
-                    [f"bria:{entry.id}:{entry.forced_generation}" for entry in ranged],
-                    *batching,
-                    context.instance,
-                    downstream_keys,
-                    {
-                        **base_tags,
-                        **_common_label([submit_runs.backfill_label(entry) for entry in ranged]),
-                        "bria/after": ",".join(sorted({entry.asset_key for entry in ranged})),
-                        RANGE_SENSOR_TAG: name,
-                    },
+                    len(launch),
                 )
         for entry in report.failures:
             events.append(_failure_observation(entry))
@@ -315,15 +328,16 @@ def _check_evaluations(
     ]
 
 
-def _cursor(cursor: str | None) -> tuple[list[int], list[int]]:
-    """The cursor's entries reported by the last tick, and those held for a range run."""
+def _cursor(cursor: str | None) -> tuple[list[int], list[tuple[int, float]]]:
+    """The cursor's entries reported by the last tick, and those held for a range run (with
+    the time each was first held)."""
     if not cursor:
         return [], []
     try:
         value = json.loads(cursor)
         return (
             [int(i) for i in value.get("reporting", [])],
-            [int(i) for i in value.get("held", [])],
+            [(int(i), float(t)) for i, t in value.get("held", [])],
         )
     except (ValueError, TypeError, AttributeError):
         return [], []

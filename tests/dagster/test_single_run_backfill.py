@@ -24,10 +24,12 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from bria_dagster.ledger import EntryState
 from bria_dagster.sensors.downstream import (
+    MAX_HOLD_S,
     RANGE_END_TAG,
     RANGE_SENSOR_TAG,
     RANGE_START_TAG,
     range_requests,
+    ranges_due,
 )
 from tests.dagster.deferred_graph import build_deferred, tick
 from tests.dagster.graph import SKUS
@@ -174,3 +176,22 @@ def test_partitions_landing_while_a_range_run_is_queued_wait_for_the_next_one(
     assert request.tags[RANGE_SENSOR_TAG] == sensor.name
     assert request.asset_selection == [cutout.key]
     assert json.loads(result.cursor or "{}")["held"] == []
+
+
+def test_short_ranges_wait_for_their_gaps_to_fill() -> None:
+    chunks = [["a", "b"], ["d"], ["f", "g", "h"]]
+    since = {"a": 100.0, "b": 100.0, "d": 90.0, "f": 100.0, "g": 100.0, "h": 100.0}
+
+    def due(now: float, queued: bool = False, settled: bool = False) -> list[list[str]]:
+        launch, hold = ranges_due(chunks, since, now=now, queued=queued, settled=settled)
+        assert sorted(launch + hold) == sorted(chunks)
+        return launch
+
+    # The largest range runs; the short ones wait for the partitions between them.
+    assert due(now=101) == [["f", "g", "h"]]
+    # A partition held MAX_HOLD_S runs whatever its range.
+    assert due(now=90 + MAX_HOLD_S) == [["d"], ["f", "g", "h"]]
+    # No upstream request left pending: no gap will fill, everything runs.
+    assert due(now=101, settled=True) == chunks
+    # A range run still queued: a new one would wait behind it.
+    assert due(now=90 + MAX_HOLD_S, queued=True, settled=True) == []
