@@ -18,6 +18,9 @@ N dynamic partitions, launches a backfill of ``<mode>/photo_requests`` through t
 API as the UI does, and waits until every partition of ``photo`` and ``cutout`` has
 materialized.
 
+``--executor in_process`` gives the runs Dagster's in-process executor (one process per run)
+instead of the default multiprocess one (a process per step as well).
+
 Reported per instance and mode: the makespan (launch to the last cut-out) as a ratio to the
 chain bound, the daemon's pickup (launch to the first run's start), runs launched, run-launch
 overhead per partition (time in runs that is not step work: the run process's start and code
@@ -58,6 +61,7 @@ from tests.distributed.topology import Topology, launch_backfill, running_topolo
 
 MODES = ("per_partition", "single_run")
 INSTANCES = ("sqlite", "postgres")
+EXECUTORS = ("multiprocess", "in_process")
 PARTITIONS = "bench_skus"
 """The dynamic partitions of ``daemon_defs.py``."""
 PHOTO_CHECKS = ("image_readable", "image_dimensions")
@@ -289,6 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", default="lognormal:6,0.5", help="job latency distribution")
     parser.add_argument("--max-concurrent-runs", type=int, default=4, help="queued coordinator")
     parser.add_argument("--sensor-interval", type=int, default=5, help="result sensor, seconds")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="multiprocess",
+        help="the runs' executor (daemon_defs.py)",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="per mode, seconds")
     parser.add_argument("--smoke", action="store_true", help="6 partitions, short latencies (CI)")
     parser.add_argument("--json", action="store_true", help="print one JSON object last")
@@ -316,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "latency": args.latency,
         "max_concurrent_runs": args.max_concurrent_runs,
         "sensor_interval_s": args.sensor_interval,
+        "executor": args.executor,
         "instances": instances,
         "modes": modes,
     }
@@ -349,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 "BENCH_STORAGE_URI": (Path(tmp) / f"images-{kind}").as_uri(),
                 "BENCH_LIMITER": f"sqlite:///{home / 'ratelimit.sqlite'}",
                 "BENCH_BACKEND": kind,
+                "BENCH_EXECUTOR": args.executor,
             }
             with (
                 running_topology(
