@@ -10,18 +10,22 @@ JSON object on its last line::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -277,3 +281,27 @@ def last_json_line(stdout: str) -> dict[str, Any]:
         raise ValueError("the script printed nothing")
     parsed: dict[str, Any] = json.loads(lines[-1])
     return parsed
+
+
+@contextlib.contextmanager
+def dagster_instance(home: Path, kind: str) -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance in ``home`` (telemetry off): SQLite files there, or PostgreSQL in a
+    fresh database dropped at the end (``tests/distributed``'s helper)."""
+    import dagster as dg  # only the Dagster benchmarks pay for the import
+
+    home.mkdir(parents=True, exist_ok=True)
+    telemetry = "telemetry:\n  enabled: false\n"
+    if kind == "sqlite":
+        (home / "dagster.yaml").write_text(telemetry)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance
+        return
+    sys.path.insert(0, str(REPO))
+    from tests.distributed.topology import POSTGRES_STORAGE_YAML, fresh_database
+
+    with fresh_database() as database:
+        (home / "dagster.yaml").write_text(
+            POSTGRES_STORAGE_YAML.format(database=database) + telemetry
+        )
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            yield instance

@@ -35,6 +35,8 @@ class BenchSettings:
     """Our client's ``poll_first_factor`` (its default; ``--smoke`` polls sooner)."""
     output_megapixels: float = 0.25
     """Size of the emulator's images: its own image work shares the two cores with the client."""
+    dagster_instance: str = "sqlite"
+    """The Dagster modes' instance: ``sqlite`` files, or ``postgres`` (a fresh database)."""
     base_url: str = ""
     token: str = ""
     store_uri: str = ""

@@ -68,10 +68,15 @@ ENDPOINT = "/v2/image/generate"
 MAKESPAN_TARGET = 1.10
 """Makespan over the ideal, for our modes (a)-(d)."""
 RATE_LIMITED_PER_1000_TARGET = 1.0
-BOUND_TARGET = 1.25
-"""Issue 16: modes (a) and (b) within 1.25 x the sliding-window bound, at 600 and 6,000 jobs."""
-BOUND_MODES = frozenset({"a_client_fanout", "b_inline_asset"})
 """429s per 1,000 requests, for our modes."""
+BOUND_TARGETS = {
+    "a_client_fanout": 1.25,
+    "b_inline_asset": 1.25,
+    "c_deferred_sensor": 1.5,
+    "d_deferred_webhooks": 1.5,
+}
+"""Issue 16: makespan over the sliding-window bound; (a) and (b) at 600 and 6,000 jobs, (c) and
+(d) on a PostgreSQL Dagster instance (``--instance postgres``; reported on SQLite too)."""
 
 WAVE_LINGER_S = 0.5
 """Mode (a): submissions are gathered this long into one ``as_completed`` wave."""
@@ -400,10 +405,10 @@ def figures_for(
         info(f"{name} makespan", rounded(makespan, 1), "s", "; ".join(notes)),
         at_most_if(ours, f"{name} makespan / ideal", round(makespan / ideal_s, 3), MAKESPAN_TARGET),
         at_most_if(
-            name in BOUND_MODES,
+            name in BOUND_TARGETS,
             f"{name} makespan / sliding-window bound",
             round(makespan / bound_s, 3),
-            BOUND_TARGET,
+            BOUND_TARGETS.get(name, 0.0),
         ),
         at_most_if(
             ours,
@@ -465,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-megapixels", type=float, default=0.25, help="emulator images")
     parser.add_argument("--modes", default="all", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument(
+        "--instance",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="Dagster instance of (b)-(d): SQLite files, or a fresh PostgreSQL database",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="12 jobs, 2 naive, latency ~0.3 s, early polls: a few seconds, for CI",
@@ -495,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_backend=args.rate_limit_backend,
         poll_first_factor=args.poll_first_factor,
         output_megapixels=args.output_megapixels,
+        dagster_instance=args.instance,
     )
     rate = settings.plan_rpm / settings.window_s
     ideal, tail = ideal_makespan(settings.jobs, rate, settings.latency)

@@ -12,12 +12,14 @@ Each returns a ``ModeResult`` (``batch_mode.py``), as ``batch_throughput.py`` ex
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from _common import dagster_instance
 from batch_mode import BenchSettings, ModeResult
 
 from bria_dagster.assets import METADATA_IMAGES, BriaImageIOManager, bria_asset
@@ -48,11 +50,8 @@ def _request(settings: BenchSettings, index: int) -> GenerateImageRequest:
     return GenerateImageRequest(**settings.payload(index))
 
 
-def _instance(settings: BenchSettings) -> dg.DagsterInstance:
-    home = Path(settings.scratch, "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return dg.DagsterInstance.from_config(str(home))
+def _instance(settings: BenchSettings) -> contextlib.AbstractContextManager[dg.DagsterInstance]:
+    return dagster_instance(Path(settings.scratch, "dagster_home"), settings.dagster_instance)
 
 
 def inline_asset(settings: BenchSettings) -> ModeResult:

@@ -43,14 +43,11 @@ PostgreSQL) and "events written per reported image" then say what the sensor sus
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import random
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -59,11 +56,11 @@ import dagster as dg
 import httpx
 import sqlalchemy as sa
 from _common import (
-    REPO,
     EmulatorProcess,
     Report,
     at_least,
     at_most,
+    dagster_instance,
     info,
     rounded,
     status_requests,
@@ -423,24 +420,6 @@ def _drain_minutes(ticks: list[TickFigures], pending: int) -> float | None:
         return None
     period = max(DAEMON_INTERVAL_S, sum(t.wall_s for t in ticks) / len(ticks))
     return pending / stored * period / 60
-
-
-@contextlib.contextmanager
-def dagster_instance(home: Path, kind: str) -> Iterator[dg.DagsterInstance]:
-    """A Dagster instance in ``home``: SQLite, or PostgreSQL in a fresh database dropped at the
-    end (``tests/distributed``'s helper)."""
-    if kind == "sqlite":
-        with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
-            yield instance
-        return
-    sys.path.insert(0, str(REPO))
-    from tests.distributed.topology import POSTGRES_STORAGE_YAML, fresh_database
-
-    with fresh_database() as database:
-        config = POSTGRES_STORAGE_YAML.format(database=database)
-        (home / "dagster.yaml").write_text(config + "telemetry:\n  enabled: false\n")
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            yield instance
 
 
 def drop_schema(url: str, schema: str) -> None:

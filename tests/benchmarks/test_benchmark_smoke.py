@@ -98,6 +98,9 @@ def test_run_all_combines_the_scripts(tmp_path: Path) -> None:
     cpu = headline["client CPU (submit + poll, no download)"]["cpu_ms_per_job"]
     assert cpu["value"] > 0 and cpu["target"] == "<= 2", cpu
     assert "not run" in headline["shared budget, 4 processes, Redis"]["note"]
+    # Issue 16's Dagster rows and issue 19's are in the table, even when they did not run.
+    assert "not run" in headline["result sensor reporting, PostgreSQL"]["note"]
+    assert any(mode.startswith("daemon backfill, single_run") for mode in headline), headline
 
 
 def test_sensor_scale_benchmark_reports_every_tick() -> None:
