@@ -47,23 +47,6 @@ def shared_policy(
     return found[0] if found and all(pair == found[0] for pair in found) else None
 
 
-def range_requests(
-    partitions: Sequence[str],
-    run_keys: Sequence[str],
-    policy: dg.BackfillPolicy,
-    partitions_def: dg.PartitionsDefinition,
-    instance: dg.DagsterInstance,
-    asset_selection: Sequence[dg.AssetKey],
-    tags: dict[str, str],
-) -> list[dg.RunRequest]:
-    """Runs over ``partitions`` (landed partitions, each with its ``run_keys`` item): one per
-    contiguous range in the partitions' order, at most ``max_partitions_per_run`` each."""
-    chunks = contiguous_ranges(partitions, policy, partitions_def, instance)
-    return chunk_requests(
-        chunks, dict(zip(partitions, run_keys, strict=True)), asset_selection, tags
-    )
-
-
 def contiguous_ranges(
     partitions: Iterable[str],
     policy: dg.BackfillPolicy,

@@ -28,7 +28,8 @@ from bria_dagster.sensors.downstream import (
     RANGE_END_TAG,
     RANGE_SENSOR_TAG,
     RANGE_START_TAG,
-    range_requests,
+    chunk_requests,
+    contiguous_ranges,
     ranges_due,
 )
 from tests.dagster.deferred_graph import build_deferred, tick
@@ -107,27 +108,29 @@ def test_a_single_run_backfill_submits_every_partition_once_and_resumes(
 def test_downstream_runs_cover_each_contiguous_range_once(instance: dg.DagsterInstance) -> None:
     letters = dg.StaticPartitionsDefinition(list("abcdef"))
     landed = ["e", "b", "a", "c", "x"]  # as a tick reports them; "x" no longer listed
-    keys = [f"bria:{i}:0" for i in range(len(landed))]
+    keys = {key: f"bria:{i}:0" for i, key in enumerate(landed)}
     selection = [dg.AssetKey("cutout")]
 
+    def requests(policy: dg.BackfillPolicy) -> list[dg.RunRequest]:
+        chunks = contiguous_ranges(landed, policy, letters, instance)
+        return chunk_requests(chunks, keys, selection, {})
+
     def spans(policy: dg.BackfillPolicy) -> list[tuple[str, str]]:
-        requests = range_requests(landed, keys, policy, letters, instance, selection, {})
-        assert len({r.run_key for r in requests}) == len(requests)
+        found = requests(policy)
+        assert len({r.run_key for r in found}) == len(found)
         return [
             (r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG])
             if r.partition_key is None
             else (r.partition_key, r.partition_key)
-            for r in requests
+            for r in found
         ]
 
     assert spans(dg.BackfillPolicy.single_run()) == [("a", "c"), ("e", "e"), ("x", "x")]
     assert spans(dg.BackfillPolicy.multi_run(2)) == [("a", "b"), ("c", "c"), ("e", "e"), ("x", "x")]
     # The same partitions reported again give the same run keys: Dagster launches nothing new.
-    again = range_requests(
-        landed, keys, dg.BackfillPolicy.single_run(), letters, instance, selection, {}
-    )
-    first = range_requests(
-        landed, keys, dg.BackfillPolicy.single_run(), letters, instance, selection, {}
+    again, first = (
+        requests(dg.BackfillPolicy.single_run()),
+        requests(dg.BackfillPolicy.single_run()),
     )
     assert [r.run_key for r in again] == [r.run_key for r in first]
 
