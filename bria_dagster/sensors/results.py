@@ -225,6 +225,7 @@ def build_bria_result_sensor(
             )
         if kept:
             ledger.mark_reported(kept)
+        _load_partitions_of(context, runs)
         ids = [entry.id for entry in report.trained] + [entry.id for entry, _ in reported]
         cursor = json.dumps({"reporting": [i for i in ids if i not in kept]})
         return dg.SensorResult(
@@ -350,6 +351,27 @@ def _already_materialized(instance: dg.DagsterInstance, entries: Sequence[Ledger
                 and requests[entry.partition_key] == entry.request_id
             )
     return found
+
+
+def _load_partitions_of(context: dg.SensorEvaluationContext, runs: Sequence[dg.RunRequest]) -> None:
+    """Have Dagster's partition cache of this evaluation know the dynamic partitions of ``runs``
+    from one query per definition: Dagster checks each run's partition after the sensor returns,
+    with a query per run for a key it has not cached."""
+    loader = context.caching_dynamic_partitions_loader
+    repository = context.repository_def
+    if loader is None or repository is None:
+        return
+    graph = repository.asset_graph
+    keys: dict[str, set[str]] = {}
+    for run in runs:
+        selected = [key for key in run.asset_selection or () if graph.has(key)]
+        if run.partition_key is None or not selected:
+            continue
+        partitions = graph.get(selected[0]).partitions_def
+        if isinstance(partitions, dg.DynamicPartitionsDefinition) and partitions.name:
+            keys.setdefault(partitions.name, set()).add(run.partition_key)
+    for name, partition_keys in keys.items():
+        loader.get_existing_dynamic_partitions(name, sorted(partition_keys))
 
 
 def _request_id_of(record: dg.EventLogRecord) -> str | None:
