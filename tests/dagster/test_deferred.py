@@ -235,6 +235,8 @@ def test_a_tick_that_lost_its_cursor_reports_only_what_dagster_does_not_have(
     reported = _materialized(results)
     assert sorted(m.partition or "" for m in reported) == sorted(set(SKUS) - {kept})
     assert all(m.metadata["bria/request_id"].value == request_of[m.partition] for m in reported)
+    # Each carries the preview made from the one decode of its image.
+    assert all("(data:image/jpeg;base64," in str(m.metadata["preview"].value) for m in reported)
     tick(sensor, instance, resources, cursor)
     assert all(e.reported for e in ledger.list(asset_key="product_photo"))
     latest = instance.fetch_materializations(
