@@ -339,6 +339,9 @@ def summarize(
     reported = sum(t.reported for t in reporting)
     spent = sum(t.wall_s + t.persist_s for t in reporting)
     cpu = sum(t.cpu_s + t.persist_cpu_s for t in reporting)
+    events = sum(t.events for t in reporting)
+    persisting = sum(t.persist_s for t in reporting)
+    persisting_cpu = sum(t.persist_cpu_s for t in reporting)
     over_limit = sum(w > SENSOR_TIME_LIMIT_S for w in walls)
     slowest = max(ticks, key=lambda t: t.wall_s)
     report.figures += [
@@ -387,6 +390,19 @@ def summarize(
             rounded(reported / cpu if cpu else None, 1),
             note=f"tick CPU + persisting CPU {cpu:.1f} s in this process (the database server's "
             "own CPU not counted): what one free core sustains",
+        ),
+        info(
+            "tick wall per reported image",
+            rounded(1000 * sum(t.wall_s for t in reporting) / reported if reported else None, 1),
+            "ms",
+            "the sensor's evaluation: stores, read-back, checks, metadata, run requests",
+        ),
+        info(
+            "event persisting per event",
+            rounded(1000 * persisting / events if events else None, 1),
+            "ms",
+            f"wall; CPU in this process {1000 * persisting_cpu / events if events else 0:.1f} ms "
+            "(the daemon writes a sensor's events one at a time)",
         ),
         info(
             "events written per reported image",

@@ -177,25 +177,36 @@ class Verified:
     """Video facts per object key of a video result (None: missing or not a video)."""
 
 
-def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verified:
+def verify_stored(
+    store: ObjectStore,
+    records: Sequence[ImageRecord],
+    inspected: Mapping[str, ResultFacts] | None = None,
+) -> Verified:
     """Read every stored object back and decode it (a video streamed, its packets counted);
     make previews of the first few (a video's is its poster frame).
 
+    ``inspected``: what reading some of the objects back already found (per object key, from
+    :func:`~bria_dagster.results.storing.inspect_stored` in the same tick or step); those are
+    not read and decoded again, and their previews are taken from there when made.
+
     The objects are read and decoded by a few threads at once (reads wait on storage; Pillow
     and PyAV decode without the GIL): a batch's read-back is on the step's critical path."""
+    known = inspected or {}
     facts: dict[str, ImageFacts | None] = {}
     videos: dict[str, VideoFacts | None] = {}
     problems: dict[str, str] = {}
     previews: list[tuple[ImageRecord, str]] = []
 
     def read_back(record: ImageRecord) -> tuple[ResultFacts | None, str | None]:
+        if record.key in known:
+            return known[record.key], None
         try:
             with store.open(record.key) as file:
                 return inspect_result(file, record.content_type, record.endpoint), None
         except (StorageError, OSError) as exc:
             return None, str(exc)
 
-    workers = min(VERIFY_THREADS, len(records))
+    workers = min(VERIFY_THREADS, sum(record.key not in known for record in records))
     if workers > 1:
         with ThreadPoolExecutor(workers, thread_name_prefix="bria-verify") as pool:
             found = list(pool.map(read_back, records))
@@ -209,7 +220,7 @@ def verify_stored(store: ObjectStore, records: Sequence[ImageRecord]) -> Verifie
             problems[record.key] = problem
         elif seen is not None and (seen.image or seen.video) and len(previews) < PREVIEWS:
             make = poster_data_uri if seen.image is None else preview_data_uri
-            uri = _preview(store, record, make)
+            uri = seen.preview or _preview(store, record, make)
             if uri:
                 previews.append((record, uri))
     return Verified(facts, problems, previews, videos)

@@ -21,6 +21,7 @@ import dagster as dg
 
 from bria_dagster.assets import spend
 from bria_dagster.assets.checks import (
+    PREVIEWS,
     applicable_checks,
     check_specs,
     evaluate,
@@ -49,7 +50,7 @@ from bria_dagster.assets.stopping import RunStopWatch, watching_run
 from bria_dagster.client.types import BriaRequest
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
 from bria_dagster.resources import BriaLedgerResource, BriaResource, BriaStorageResource
-from bria_dagster.results.storing import record_of_stored
+from bria_dagster.results.storing import inspect_stored
 from bria_dagster.runtime import resource_of
 
 REQUESTS_SUFFIX = "_requests"
@@ -219,8 +220,13 @@ def bria_deferred_asset(
                 )
                 for job in jobs
             ]
-        records = [record_of_stored(store, entry) for entry in entries]
-        verified = verify_stored(store, records)
+        # One decode per image, shared by the checks, the metadata and the previews.
+        inspected = [
+            inspect_stored(store, entry, preview=index < PREVIEWS)
+            for index, entry in enumerate(entries)
+        ]
+        records = [record for record, _ in inspected]
+        verified = verify_stored(store, records, {r.key: facts for r, facts in inspected})
         billed = ledger.billed_per_entry([entry.id for entry in entries])
         usage = deferred_result_usage([(entry, billed.get(entry.id, 0)) for entry in entries])
         yield dg.MaterializeResult(

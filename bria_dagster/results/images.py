@@ -47,12 +47,17 @@ class ImageFacts:
 
 def inspect_image(file: IO[bytes]) -> ImageFacts | None:
     """Decode the image in ``file`` (from its start); None when it is not an image Pillow reads."""
+    return _decode(file, None)[0]
+
+
+def _decode(file: IO[bytes], preview_side: int | None) -> tuple[ImageFacts | None, str | None]:
+    """The image's facts and, when ``preview_side`` is given, its preview, from one decode."""
     file.seek(0)
     try:
         with Image.open(file) as image:
             image.load()
             alpha = _has_real_alpha(image)
-            return ImageFacts(
+            facts = ImageFacts(
                 format=image.format or "",
                 width=image.width,
                 height=image.height,
@@ -60,8 +65,13 @@ def inspect_image(file: IO[bytes]) -> ImageFacts | None:
                 has_alpha=alpha,
                 frames=getattr(image, "n_frames", 1),
             )
+            if preview_side is None:
+                return facts, None
+            if facts.frames > 1:
+                image.seek(0)
+            return facts, thumbnail_data_uri(image, preview_side)
     except (UnidentifiedImageError, OSError, ValueError):
-        return None
+        return None, None
     finally:
         file.seek(0)
 
@@ -88,6 +98,9 @@ class ResultFacts:
 
     image: ImageFacts | None
     video: VideoFacts | None
+    preview: str | None = None
+    """A ``data:`` URI thumbnail (an image's, or a video's poster frame), when it was asked for:
+    made from the same decode, so whoever shows the result need not decode it again."""
 
     @property
     def width(self) -> int | None:
@@ -107,14 +120,20 @@ class ResultFacts:
         return self.image.has_alpha if self.image else None
 
 
-def inspect_result(file: IO[bytes], content_type: str | None, endpoint: str) -> ResultFacts:
+def inspect_result(
+    file: IO[bytes], content_type: str | None, endpoint: str, *, preview: bool = False
+) -> ResultFacts:
     """Decode a stored (or downloaded) result: as an image, and as a video when it comes from a
-    video endpoint or is served as ``video/*`` (streamed: memory stays flat)."""
-    image = inspect_image(file)
+    video endpoint or is served as ``video/*`` (streamed: memory stays flat). With ``preview``,
+    also its thumbnail (:data:`PREVIEW_MAX_SIDE`), made from the image this call decodes."""
+    image, thumbnail = _decode(file, PREVIEW_MAX_SIDE if preview else None)
     maybe_video = endpoint.startswith(VIDEO_ENDPOINT_PREFIX) or _base(content_type).startswith(
         "video/"
     )
-    return ResultFacts(image, inspect_video(file) if maybe_video else None)
+    video = inspect_video(file) if maybe_video else None
+    if preview and image is None and video is not None:
+        thumbnail = poster_data_uri(file)
+    return ResultFacts(image, video, thumbnail)
 
 
 def extension_for(facts: ResultFacts, content_type: str | None) -> tuple[str, str]:
@@ -150,21 +169,25 @@ def preview_data_uri(file: IO[bytes], max_side: int = PREVIEW_MAX_SIDE) -> str |
     try:
         with Image.open(file) as image:
             image.seek(0)
-            thumb = image.convert("RGBA")
+            return thumbnail_data_uri(image, max_side)
     except (UnidentifiedImageError, OSError, ValueError):
         return None
     finally:
         file.seek(0)
-    return thumbnail_data_uri(thumb, max_side)
 
 
 def thumbnail_data_uri(image: Image.Image, max_side: int = PREVIEW_MAX_SIDE) -> str:
     """A ``data:`` URI of ``image`` fitted in ``max_side`` (PNG with alpha, else JPEG): the
-    preview of an image, or of a video's poster frame."""
-    thumb = image.convert("RGBA")
-    thumb.thumbnail((max_side, max_side))
+    preview of an image, or of a video's poster frame. ``image`` is left as it is."""
+    # Shrunk before any conversion: converting the full-size image cost more than the shrinking.
+    source = image if image.mode in ("RGB", "RGBA", "L") else image.convert("RGBA")
+    scale = min(1.0, max_side / max(source.width, source.height, 1))
+    size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    # A box reduction to near the size, then bicubic: a third of the cost of Pillow's default
+    # thumbnail (reducing_gap 2), indistinguishable at this size.
+    thumb = source.resize(size, Image.Resampling.BICUBIC, reducing_gap=1.0)
     out = io.BytesIO()
-    if _lowest_alpha(thumb) < 255:
+    if thumb.mode == "RGBA" and _lowest_alpha(thumb) < 255:
         thumb.save(out, "PNG", optimize=True)
         kind = "png"
     else:

@@ -48,15 +48,31 @@ async def store_entry(
     anew from the Status Service. The object's key is deterministic, so a crash between storing
     and marking finds the object already there and reuses it (write-once).
     """
+    return (await store_inspected(client, ledger, store, entry))[0]
+
+
+async def store_inspected(
+    client: AsyncBriaClient,
+    ledger: Ledger,
+    store: ObjectStore,
+    entry: LedgerEntry,
+    *,
+    preview: bool = False,
+) -> tuple[ImageRecord, ResultFacts]:
+    """:func:`store_entry`, and what decoding the result found (with ``preview``, its
+    thumbnail too, made from the same decode)."""
     if entry.state is EntryState.STORED:
-        return record_of_stored(store, entry).with_(reused=True)
+        record, found = inspect_stored(store, entry, preview=preview)
+        return record.with_(reused=True), found
     result = JobResult.model_validate(entry.result or {})
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
         download_type = await _download(client, entry, result, spool)
         crash_point("store.downloaded")
         # Decoding takes milliseconds (Pillow and PyAV let go of the GIL): off the event loop,
         # which meanwhile polls and downloads the batch's other jobs.
-        facts = await asyncio.to_thread(inspect_result, spool, download_type, entry.endpoint)
+        facts = await asyncio.to_thread(
+            inspect_result, spool, download_type, entry.endpoint, preview=preview
+        )
         content_type, extension = extension_for(facts, download_type)
         key = object_key(
             entry.asset_key.split("/"),
@@ -73,17 +89,39 @@ async def store_entry(
     crash_point("store.after_put")
     # In a worker thread: the commit waits for the disk, the event loop need not.
     marked = await asyncio.to_thread(ledger.mark_stored, entry.id, stored.uri, stored.sha256)
-    return _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
+    record = _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
+    return record, facts
 
 
 def record_of_stored(store: ObjectStore, entry: LedgerEntry) -> ImageRecord:
     """The :class:`ImageRecord` of a ``stored`` entry, its facts read back from the object."""
+    return inspect_stored(store, entry)[0]
+
+
+def inspect_stored(
+    store: ObjectStore,
+    entry: LedgerEntry,
+    *,
+    preview: bool = False,
+    decoded: tuple[str, ResultFacts] | None = None,
+) -> tuple[ImageRecord, ResultFacts]:
+    """A ``stored`` entry's record and what reading its object back and decoding it found
+    (with ``preview``, its thumbnail too): one decode that the checks, the metadata and the
+    preview can share (see :func:`~bria_dagster.assets.checks.verify_stored`'s ``inspected``).
+
+    ``decoded``: the sha256 and facts of the bytes :func:`store_inspected` decoded on their way
+    into the store; when the stored object is there with that sha256, its facts are taken and
+    the object is not decoded again."""
     key = _key_of(store, entry)
     info = store.info(key)
-    with store.open(key) as file:
-        facts = inspect_result(file, info.content_type, entry.endpoint)
+    if decoded is not None and decoded[0] == info.sha256 and (decoded[1].preview or not preview):
+        facts = decoded[1]
+    else:
+        with store.open(key) as file:
+            facts = inspect_result(file, info.content_type, entry.endpoint, preview=preview)
     result = JobResult.model_validate(entry.result or {})
-    return _record(entry, result, key, info.size, info.sha256, info.content_type, facts)
+    record = _record(entry, result, key, info.size, info.sha256, info.content_type, facts)
+    return record, facts
 
 
 def _record(

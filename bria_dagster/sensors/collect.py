@@ -25,8 +25,9 @@ from bria_dagster.client.types.responses import TailoredModel
 from bria_dagster.ledger import NO_RESULT_CODE, EntryState, Ledger, LedgerEntry
 from bria_dagster.ledger.creations import created_id, is_training
 from bria_dagster.results import placeholders
+from bria_dagster.results.images import ResultFacts
 from bria_dagster.results.records import ImageRecord
-from bria_dagster.results.storing import record_of_stored, store_entry
+from bria_dagster.results.storing import inspect_stored, store_inspected
 from bria_dagster.storage import ObjectStore, StorageError
 
 T = TypeVar("T")
@@ -62,6 +63,9 @@ class TickReport:
     """What a tick did, and what the sensor must report."""
 
     reports: list[tuple[LedgerEntry, ImageRecord]] = field(default_factory=list)
+    inspected: dict[str, ResultFacts] = field(default_factory=dict)
+    """What reading each reported object back found (its preview included), by object key: the
+    sensor's checks, metadata and preview use it instead of decoding the object again."""
     trained: list[LedgerEntry] = field(default_factory=list)
     """Tailored models whose training completed, not reported yet (``result``: the model)."""
     failures: list[LedgerEntry] = field(default_factory=list)
@@ -115,8 +119,9 @@ class ResultCollector:
         # Storing stops at STORE_SHARE of the budget: the rest is for reading back and reporting
         # what is stored (each costs about what a store does); stores taking the whole budget
         # left every tick reporting only its minimum while the stored backlog grew.
-        await self._store_completed(started + self._limits.budget_s * STORE_SHARE, report)
-        self._collect_reports(report, deadline)
+        decoded: dict[int, tuple[str, ResultFacts]] = {}
+        await self._store_completed(started + self._limits.budget_s * STORE_SHARE, report, decoded)
+        self._collect_reports(report, deadline, decoded)
         self._collect_trained(report)
         self._collect_resubmissions(report)
         self._count_backlog(report)
@@ -276,7 +281,11 @@ class ResultCollector:
 
     # --- storing and reporting --------------------------------------------------------------
 
-    async def _store_completed(self, deadline: float, report: TickReport) -> None:
+    async def _store_completed(
+        self, deadline: float, report: TickReport, decoded: dict[int, tuple[str, ResultFacts]]
+    ) -> None:
+        """Store what completed; ``decoded`` gets what decoding each stored result found (by
+        entry id, with its sha256), so that reporting it in this tick does not decode it again."""
         completed = self._ledger.list(
             EntryState.COMPLETED,
             limit=self._limits.max_stores,
@@ -292,15 +301,20 @@ class ResultCollector:
                 if time.monotonic() >= deadline:
                     return
                 try:
-                    await store_entry(self._client, self._ledger, self._store, entry)
+                    record, facts = await store_inspected(
+                        self._client, self._ledger, self._store, entry, preview=True
+                    )
                 except (BriaError, StorageError, OSError):
                     report.counts["store_errors"] += 1
                     return
+            decoded[entry.id] = (record.sha256, facts)
             report.counts["stored"] += 1
 
         await asyncio.gather(*(store(entry) for entry in completed))
 
-    def _collect_reports(self, report: TickReport, deadline: float) -> None:
+    def _collect_reports(
+        self, report: TickReport, deadline: float, decoded: dict[int, tuple[str, ResultFacts]]
+    ) -> None:
         # Reading each result back takes time: past the budget, only a few (the sensor's
         # MIN_REPORTS) are read, the others wait for the next tick.
         stored = self._ledger.list(
@@ -314,10 +328,13 @@ class ResultCollector:
             if len(report.reports) >= MIN_REPORTS and time.monotonic() >= deadline:
                 break
             try:
-                record = record_of_stored(self._store, entry)
+                record, facts = inspect_stored(
+                    self._store, entry, preview=True, decoded=decoded.get(entry.id)
+                )
             except (StorageError, OSError):
                 continue
             report.reports.append((entry, record))
+            report.inspected[record.key] = facts
         report.counts["to_report"] = len(report.reports)
 
     def _collect_trained(self, report: TickReport) -> None:

@@ -155,10 +155,13 @@ def build_bria_result_sensor(
         kept: list[int] = []
         submit_runs = SubmitRuns(context.instance)
         billed = ledger.billed_per_entry([entry.id for entry, _ in report.reports])
+        # One look-up per asset key for the whole tick, not one per entry.
+        done = _already_materialized(
+            context.instance, [*report.trained, *(entry for entry, _ in report.reports)]
+        )
         for entry in report.trained:
-            key = dg.AssetKey.from_user_string(entry.asset_key)
             runs.extend(_downstream_runs(entry, downstream_keys, base_tags))
-            if _already_materialized(context.instance, key, entry):
+            if entry.id in done:
                 kept.append(entry.id)
                 continue
             events.append(model_materialization(context.instance, models[entry.asset_key], entry))
@@ -182,11 +185,11 @@ def build_bria_result_sensor(
                         entry, downstream_keys, {**base_tags, **submit_runs.backfill_label(entry)}
                     )
                 )
-            if _already_materialized(context.instance, key, entry):
+            if entry.id in done:
                 # A tick whose events Dagster kept but whose cursor it lost: report nothing again.
                 kept.append(entry.id)
                 continue
-            verified = verify_stored(store, [record])
+            verified = verify_stored(store, [record], report.inspected)
             usage = deferred_result_usage([(entry, billed.get(entry.id, 0))])
             metadata = materialization_metadata([record], verified.previews, usage)
             metadata["bria/poll_count"] = dg.MetadataValue.int(entry.poll_count)
@@ -256,6 +259,7 @@ def build_bria_result_sensor(
             )
         if kept:
             ledger.mark_reported(kept)
+        _load_partitions_of(context, runs)
         ids = [entry.id for entry in report.trained] + [entry.id for entry, _ in reported]
         cursor = json.dumps({"reporting": [i for i in ids if i not in kept], "held": holding})
         return dg.SensorResult(
@@ -343,18 +347,77 @@ def _cursor(cursor: str | None) -> tuple[list[int], list[tuple[int, float]]]:
         return [], []
 
 
-def _already_materialized(
-    instance: dg.DagsterInstance, key: dg.AssetKey, entry: LedgerEntry
-) -> bool:
-    """Whether the instance's latest materialization of the entry's partition is this request's
-    (an earlier tick's events were kept but its cursor was not)."""
-    partitions = [entry.partition_key] if entry.partition_key else None
-    found = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=1
-    ).records
-    event = found[0].asset_materialization if found else None
+GUARD_CHUNK = 500
+"""Partitions per query of :func:`_already_materialized` (SQLite limits a query's parameters)."""
+
+
+def _already_materialized(instance: dg.DagsterInstance, entries: Sequence[LedgerEntry]) -> set[int]:
+    """The ids of the ``entries`` whose partition's latest materialization in the instance is
+    their request's (an earlier tick's events were kept but its cursor was not).
+
+    Per asset key, one query for the latest materialization id of each of the entries'
+    partitions and one for those materializations (only partitions materialized before)."""
+    found: set[int] = set()
+    partitioned: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        if entry.partition_key is None:
+            key = dg.AssetKey.from_user_string(entry.asset_key)
+            records = instance.fetch_materializations(key, limit=1).records
+            if records and _request_id_of(records[0]) == entry.request_id:
+                found.add(entry.id)
+        else:
+            partitioned.setdefault(entry.asset_key, []).append(entry)
+    for asset_key, group in partitioned.items():
+        key = dg.AssetKey.from_user_string(asset_key)
+        for start in range(0, len(group), GUARD_CHUNK):
+            chunk = group[start : start + GUARD_CHUNK]
+            latest = instance.get_latest_storage_id_by_partition(
+                key,
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+                {entry.partition_key for entry in chunk if entry.partition_key is not None},
+            )
+            if not latest:
+                continue
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())),
+                limit=len(latest),
+            ).records
+            requests = {record.partition_key: _request_id_of(record) for record in records}
+            found.update(
+                entry.id
+                for entry in chunk
+                if entry.partition_key in requests
+                and requests[entry.partition_key] == entry.request_id
+            )
+    return found
+
+
+def _load_partitions_of(context: dg.SensorEvaluationContext, runs: Sequence[dg.RunRequest]) -> None:
+    """Have Dagster's partition cache of this evaluation know the dynamic partitions of ``runs``
+    from one query per definition: Dagster checks each run's partition after the sensor returns,
+    with a query per run for a key it has not cached."""
+    loader = context.caching_dynamic_partitions_loader
+    repository = context.repository_def
+    if loader is None or repository is None:
+        return
+    graph = repository.asset_graph
+    keys: dict[str, set[str]] = {}
+    for run in runs:
+        selected = [key for key in run.asset_selection or () if graph.has(key)]
+        if run.partition_key is None or not selected:
+            continue
+        partitions = graph.get(selected[0]).partitions_def
+        if isinstance(partitions, dg.DynamicPartitionsDefinition) and partitions.name:
+            keys.setdefault(partitions.name, set()).add(run.partition_key)
+    for name, partition_keys in keys.items():
+        loader.get_existing_dynamic_partitions(name, sorted(partition_keys))
+
+
+def _request_id_of(record: dg.EventLogRecord) -> str | None:
+    """The ``bria/request_id`` of a materialization record; None when it has none."""
+    event = record.asset_materialization
     value = event.metadata.get("bria/request_id") if event else None
-    return value is not None and value.value == entry.request_id
+    return str(value.value) if value is not None else None
 
 
 def _failure_observation(entry: LedgerEntry) -> dg.AssetObservation:

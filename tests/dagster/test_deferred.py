@@ -206,3 +206,40 @@ def test_a_failure_delivered_by_webhook_is_resubmitted(
     (retry,) = result.run_requests or []
     assert retry.asset_selection == [photo.submit.key] and retry.partition_key == SKUS[0]
     assert emulator.stats().status_polls_total == 0
+
+
+@pytest.mark.parametrize("storage", ["file"], indirect=True)
+def test_a_tick_that_lost_its_cursor_reports_only_what_dagster_does_not_have(
+    instance: dg.DagsterInstance, resources: dict[str, Any]
+) -> None:
+    photo, _cutout, sensor = build_deferred()
+    for sku in SKUS:
+        assert dg.materialize(
+            [photo.submit], instance=instance, resources=resources, partition_key=sku
+        ).success
+    ledger = resources["bria_ledger"].get_ledger()
+    request_of = {e.partition_key: e.request_id for e in ledger.list(asset_key="product_photo")}
+    # As Dagster would hold them: SKUS[1] already reported by a tick whose cursor was lost,
+    # SKUS[0] materialized before by another request (an older generation).
+    kept, older = SKUS[1], SKUS[0]
+    for sku, request_id in ((kept, request_of[kept]), (older, "an-older-request")):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "product_photo", partition=sku, metadata={"bria/request_id": request_id}
+            )
+        )
+
+    results, cursor = _run_ticks(
+        sensor, instance, resources, until=lambda rs: len(_materialized(rs)) == len(SKUS) - 1
+    )
+    reported = _materialized(results)
+    assert sorted(m.partition or "" for m in reported) == sorted(set(SKUS) - {kept})
+    assert all(m.metadata["bria/request_id"].value == request_of[m.partition] for m in reported)
+    # Each carries the preview made from the one decode of its image.
+    assert all("(data:image/jpeg;base64," in str(m.metadata["preview"].value) for m in reported)
+    tick(sensor, instance, resources, cursor)
+    assert all(e.reported for e in ledger.list(asset_key="product_photo"))
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=photo.key, asset_partitions=[kept]), limit=5
+    ).records
+    assert len(latest) == 1  # the kept partition was not reported a second time
