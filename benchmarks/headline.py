@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 BOUND_TARGET = 1.25
@@ -238,29 +239,31 @@ def rows(results: dict[str, dict[str, Any]]) -> list[Row]:
     return table
 
 
+HEADS = ("mode", "x bound", "polls/job", "429s", "CPU/job", "reported/s", "note")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (
+        row.mode,
+        row.x_bound.text(3),
+        row.polls_per_job.text(2),
+        row.rate_limited.text(2),
+        row.cpu_ms_per_job.text(2, " ms"),
+        row.reported_per_s.text(1),
+        row.note,
+    )
+
+
+def markdown(table: list[Row]) -> str:
+    """The rows as a Markdown table (the README's)."""
+    lines = ["| " + " | ".join(HEADS) + " |", "|" + "---|" * len(HEADS)]
+    return "\n".join(lines + ["| " + " | ".join(_cells(row)) + " |" for row in table])
+
+
 def render(table: list[Row], title: str) -> str:
     """The rows as a plain-text table."""
-    heads = (
-        "mode",
-        "x bound",
-        "polls/job",
-        "429s",
-        "CPU/job",
-        "reported/s",
-        "note",
-    )
-    cells = [
-        (
-            row.mode,
-            row.x_bound.text(3),
-            row.polls_per_job.text(2),
-            row.rate_limited.text(2),
-            row.cpu_ms_per_job.text(2, " ms"),
-            row.reported_per_s.text(1),
-            row.note,
-        )
-        for row in table
-    ]
+    heads = HEADS
+    cells = [_cells(row) for row in table]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
     widths[-1] = 0
     lines = [title, "  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
@@ -273,3 +276,17 @@ def load() -> dict[str, float]:
     """The machine's load averages (1, 5, 15 minutes): the figures' context."""
     one, five, fifteen = os.getloadavg()
     return {"1min": round(one, 2), "5min": round(five, 2), "15min": round(fifteen, 2)}
+
+
+def _row(data: dict[str, Any]) -> Row:
+    cells = {k: Cell(**v) for k, v in data.items() if isinstance(v, dict)}
+    return Row(**{**data, **cells})
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    # python benchmarks/headline.py benchmarks/results/<date>.json: the run's table in Markdown
+    document = json.loads(Path(sys.argv[1]).read_text())
+    print(markdown([_row(row) for row in document["headline"]]))
