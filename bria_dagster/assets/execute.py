@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,7 @@ from bria_dagster.ledger import (
     Reservation,
     SpendCaps,
 )
+from bria_dagster.ledger.grouped import GroupedWrites
 from bria_dagster.results import placeholders
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.results.storing import store_entry
@@ -105,6 +107,9 @@ class StepRunner:
         self._caps = caps
         """Spend caps taken atomically as each request leaves (``bria_dagster.ledger.caps``)."""
         self._ledger = ledger
+        self._writes = GroupedWrites(ledger)
+        """The ledger writes of the step's jobs, in shared transactions: one wait for the disk
+        per group of jobs, not per job (``bria_dagster.ledger.grouped``)."""
         self._store = store
         self._asset_key = asset_key
         self._run_id = run_id
@@ -165,7 +170,9 @@ class StepRunner:
             return self._resumable(job, entry)
         # The row is reserved (pending, nothing sent) while the job waits for its turn and its
         # rate-limit slot; the guard makes it ``submitting`` only as the request leaves.
-        guard = _LedgerGuard(self._ledger, job, entry, self._asset_key, self._run_id, self._caps)
+        guard = _LedgerGuard(
+            self._ledger, self._writes, job, entry, self._asset_key, self._run_id, self._caps
+        )
         async with self._gate:
             crash_point("submit.reserved")
             try:
@@ -222,13 +229,16 @@ class StepRunner:
         self._log_job(
             "submitted", "%s: submitted %s as %s", job.label, job.endpoint, submission.request_id
         )
-        # In a worker thread: the commit waits for the disk while the loop sends other submits.
-        return await asyncio.to_thread(
-            self._ledger.mark_submitted,
-            entry.id,
-            submission.request_id,
-            submission.status_url,
-            time.time() + first_poll,
+        # Shares its commit with the other jobs' writes; the loop sends other submits meanwhile.
+        # Lost to a kill -9 before that commit, the row stays ``submitting``: never resent.
+        return await self._writes.run(
+            functools.partial(
+                self._ledger.mark_submitted,
+                entry.id,
+                submission.request_id,
+                submission.status_url,
+                time.time() + first_poll,
+            )
         )
 
     def _resumable(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
@@ -388,13 +398,15 @@ class StepRunner:
         self, job: PlannedJob, entry: LedgerEntry, result: JobResult | None = None
     ) -> ImageRecord | JobError:
         """Store a finished job's result; with ``result`` (its job just ended), record it
-        ``completed`` first, in a worker thread: the commit waits for the disk, the event loop
-        goes on polling."""
+        ``completed`` first, in a commit shared with the other jobs' writes: the event loop goes
+        on polling meanwhile."""
         if result is not None:
-            entry = await asyncio.to_thread(self.complete, entry, result)
+            entry = await self._writes.run(functools.partial(self.complete, entry, result))
         async with self._gate:
             try:
-                return await store_entry(self._client, self._ledger, self._store, entry)
+                return await store_entry(
+                    self._client, self._ledger, self._store, entry, writes=self._writes
+                )
             except (BriaError, OSError) as exc:
                 return JobError(job, f"storing the result failed: {exc}", retryable=True)
 
@@ -417,6 +429,7 @@ class _LedgerGuard:
     def __init__(
         self,
         ledger: Ledger,
+        writes: GroupedWrites,
         job: PlannedJob,
         entry: LedgerEntry,
         asset_key: str,
@@ -424,6 +437,7 @@ class _LedgerGuard:
         caps: SpendCaps | None = None,
     ) -> None:
         self._ledger = ledger
+        self._writes = writes
         self._caps = caps
         self._job = job
         self._entry = entry
@@ -431,9 +445,9 @@ class _LedgerGuard:
         self._run_id = run_id
         self._sending = False
 
-    def sending(self) -> None:
+    def _begin_submit(self) -> LedgerEntry:
         job, entry = self._job, self._entry
-        claimed = self._ledger.begin_submit(
+        return self._ledger.begin_submit(
             self._asset_key,
             job.partition_key,
             job.endpoint,
@@ -443,6 +457,16 @@ class _LedgerGuard:
             entry.forced_generation,
             caps=self._caps,
         )
+
+    async def sending_async(self) -> None:
+        """``submitting``, durable before the POST leaves: the future resolves only once the
+        commit holding the row (and those of the jobs that got their slot meanwhile) returned."""
+        self._claimed(await self._writes.run(self._begin_submit, urgent=True))
+
+    def sending(self) -> None:
+        self._claimed(self._begin_submit())
+
+    def _claimed(self, claimed: LedgerEntry) -> None:
         if not claimed.submit_now:
             raise _TakenOver(claimed)
         self._sending = True
