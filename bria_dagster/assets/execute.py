@@ -59,6 +59,10 @@ Dagster's event log (a database write), and a batch's request_ids are all in the
 STOP_CHECK_S = 0.5
 """How often a waiting step asks whether its run was terminated."""
 
+WAVE_LINGER_S = 0.5
+"""Inline mode: jobs whose submit ends within this long of each other are waited for together
+(one polling loop per wave), while the later ones are still being sent."""
+
 WEBHOOK_FALLBACK_POLL_S = 900.0
 """With a webhook, the first status poll of a job waits this long (in case the delivery is lost)."""
 
@@ -116,6 +120,9 @@ class StepRunner:
         self._force = force
         self._webhook_url = webhook_url
         self._gate = asyncio.Semaphore(max_in_flight)
+        self._storing = asyncio.Semaphore(max_in_flight)
+        """Downloads apart from sends: sends waiting minutes for their rate-limit slots (a batch
+        over the plan's rate) must not keep the results already in from being stored."""
         self._log = log or logging.getLogger(__name__)
         self._job_lines: dict[str, int] = {}
         self._fresh_placeholders: set[int] = set()
@@ -126,13 +133,26 @@ class StepRunner:
 
     # --- submitting -------------------------------------------------------------------------
 
-    async def submit(self, jobs: Sequence[PlannedJob]) -> list[LedgerEntry | JobError]:
-        """Send each job that has no usable ledger row; resume the others. One entry per job."""
+    async def submit(
+        self,
+        jobs: Sequence[PlannedJob],
+        on_entry: Callable[[PlannedJob, LedgerEntry | JobError], None] | None = None,
+    ) -> list[LedgerEntry | JobError]:
+        """Send each job that has no usable ledger row; resume the others. One entry per job.
+
+        ``on_entry`` is told of each job's entry as soon as it is known (sent or resumed)."""
         self._job_lines = {"submitted": 0, "resumed": 0}
         entries = self._ledger.reserve_many([self._reservation(job) for job in jobs])
+
+        async def one(job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
+            item = await self._submit_one(job, entry)
+            if on_entry is not None:
+                on_entry(job, item)
+            return item
+
         outcome = list(
             await asyncio.gather(
-                *(self._submit_one(job, entry) for job, entry in zip(jobs, entries, strict=True))
+                *(one(job, entry) for job, entry in zip(jobs, entries, strict=True))
             )
         )
         unlogged = {k: n - JOB_LOG_LINES for k, n in self._job_lines.items() if n > JOB_LOG_LINES}
@@ -269,17 +289,11 @@ class StepRunner:
     # --- waiting ----------------------------------------------------------------------------
 
     async def run(self, jobs: Sequence[PlannedJob]) -> StepOutcome:
-        """Inline mode: submit (or resume) every job, wait for them, store every result."""
-        entries = await self.submit(jobs)
-        errors = [item for item in entries if isinstance(item, JobError)]
-        live = [
-            (job, item)
-            for job, item in zip(jobs, entries, strict=True)
-            if isinstance(item, LedgerEntry)
-        ]
-        pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
-        waiting = [(job, e) for job, e in pending if placeholders.urls_of(e) is None]
-        filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
+        """Inline mode: submit (or resume) every job, wait for them, store every result.
+
+        Jobs are waited for in waves while the later ones are still being sent (a batch larger
+        than the plan's rate takes minutes to send), each result stored as soon as it is in."""
+        errors: list[JobError] = []
         # Each result is stored as soon as its job ends, while the others are still waited for;
         # once the run is terminated (``stop``), nothing more is stored or reported.
         storing: dict[int, asyncio.Task[ImageRecord | JobError]] = {}
@@ -292,12 +306,52 @@ class StepRunner:
             elif result is not None:
                 self.complete(entry, result)  # not stored, but the result is kept
 
+        sent: asyncio.Queue[tuple[PlannedJob, LedgerEntry] | None] = asyncio.Queue()
+
+        def known(job: PlannedJob, item: LedgerEntry | JobError) -> None:
+            if not isinstance(item, LedgerEntry):
+                return
+            if item.state is not EntryState.PENDING:
+                store_soon(job, item)
+            elif placeholders.urls_of(item) is None:
+                sent.put_nowait((job, item))
+
+        async def wait_in_waves() -> None:
+            waves: list[asyncio.Task[None]] = []
+            try:
+                while (first := await sent.get()) is not None:
+                    wave = [first]
+                    await asyncio.sleep(WAVE_LINGER_S)
+                    last = False
+                    while not sent.empty():
+                        item = sent.get_nowait()
+                        if item is None:
+                            last = True
+                        else:
+                            wave.append(item)
+                    waves.append(asyncio.create_task(self._wait(wave, errors, store_soon)))
+                    if last:
+                        break
+                await asyncio.gather(*waves)
+            finally:
+                for task in waves:
+                    task.cancel()
+
+        waiting = asyncio.create_task(wait_in_waves())
         try:
-            for job, e in live:
-                if e.state is not EntryState.PENDING:
-                    store_soon(job, e)
-            if waiting:
-                await self._until_stopped(self._wait(waiting, errors, store_soon))
+            try:
+                entries = await self.submit(jobs, on_entry=known)
+            finally:
+                sent.put_nowait(None)
+            errors += [item for item in entries if isinstance(item, JobError)]
+            live = [
+                (job, item)
+                for job, item in zip(jobs, entries, strict=True)
+                if isinstance(item, LedgerEntry)
+            ]
+            pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
+            filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
+            await self._until_stopped(waiting)
             if filling:
                 jobs_by_id = {e.id: job for job, e in filling}
                 filled = await self._until_stopped(self._wait_placeholders(filling, errors))
@@ -307,6 +361,7 @@ class StepRunner:
                 raise StepStopped
             stored = await asyncio.gather(*(storing[e.id] for _, e in live if e.id in storing))
         finally:
+            waiting.cancel()
             for task in storing.values():
                 task.cancel()
         records: list[ImageRecord] = []
@@ -402,7 +457,7 @@ class StepRunner:
         on polling meanwhile."""
         if result is not None:
             entry = await self._writes.run(functools.partial(self.complete, entry, result))
-        async with self._gate:
+        async with self._storing:
             try:
                 return await store_entry(
                     self._client, self._ledger, self._store, entry, writes=self._writes
