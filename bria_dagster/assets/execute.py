@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -43,6 +44,7 @@ from bria_dagster.ledger import (
     Reservation,
     SpendCaps,
 )
+from bria_dagster.ledger.grouped import GroupedWrites
 from bria_dagster.results import placeholders
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.results.storing import store_entry
@@ -56,6 +58,10 @@ Dagster's event log (a database write), and a batch's request_ids are all in the
 
 STOP_CHECK_S = 0.5
 """How often a waiting step asks whether its run was terminated."""
+
+WAVE_LINGER_S = 0.5
+"""Inline mode: jobs whose submit ends within this long of each other are waited for together
+(one polling loop per wave), while the later ones are still being sent."""
 
 WEBHOOK_FALLBACK_POLL_S = 900.0
 """With a webhook, the first status poll of a job waits this long (in case the delivery is lost)."""
@@ -105,12 +111,18 @@ class StepRunner:
         self._caps = caps
         """Spend caps taken atomically as each request leaves (``bria_dagster.ledger.caps``)."""
         self._ledger = ledger
+        self._writes = GroupedWrites(ledger)
+        """The ledger writes of the step's jobs, in shared transactions: one wait for the disk
+        per group of jobs, not per job (``bria_dagster.ledger.grouped``)."""
         self._store = store
         self._asset_key = asset_key
         self._run_id = run_id
         self._force = force
         self._webhook_url = webhook_url
         self._gate = asyncio.Semaphore(max_in_flight)
+        self._storing = asyncio.Semaphore(max_in_flight)
+        """Downloads apart from sends: sends waiting minutes for their rate-limit slots (a batch
+        over the plan's rate) must not keep the results already in from being stored."""
         self._log = log or logging.getLogger(__name__)
         self._job_lines: dict[str, int] = {}
         self._fresh_placeholders: set[int] = set()
@@ -121,13 +133,26 @@ class StepRunner:
 
     # --- submitting -------------------------------------------------------------------------
 
-    async def submit(self, jobs: Sequence[PlannedJob]) -> list[LedgerEntry | JobError]:
-        """Send each job that has no usable ledger row; resume the others. One entry per job."""
+    async def submit(
+        self,
+        jobs: Sequence[PlannedJob],
+        on_entry: Callable[[PlannedJob, LedgerEntry | JobError], None] | None = None,
+    ) -> list[LedgerEntry | JobError]:
+        """Send each job that has no usable ledger row; resume the others. One entry per job.
+
+        ``on_entry`` is told of each job's entry as soon as it is known (sent or resumed)."""
         self._job_lines = {"submitted": 0, "resumed": 0}
         entries = self._ledger.reserve_many([self._reservation(job) for job in jobs])
+
+        async def one(job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
+            item = await self._submit_one(job, entry)
+            if on_entry is not None:
+                on_entry(job, item)
+            return item
+
         outcome = list(
             await asyncio.gather(
-                *(self._submit_one(job, entry) for job, entry in zip(jobs, entries, strict=True))
+                *(one(job, entry) for job, entry in zip(jobs, entries, strict=True))
             )
         )
         unlogged = {k: n - JOB_LOG_LINES for k, n in self._job_lines.items() if n > JOB_LOG_LINES}
@@ -165,7 +190,9 @@ class StepRunner:
             return self._resumable(job, entry)
         # The row is reserved (pending, nothing sent) while the job waits for its turn and its
         # rate-limit slot; the guard makes it ``submitting`` only as the request leaves.
-        guard = _LedgerGuard(self._ledger, job, entry, self._asset_key, self._run_id, self._caps)
+        guard = _LedgerGuard(
+            self._ledger, self._writes, job, entry, self._asset_key, self._run_id, self._caps
+        )
         async with self._gate:
             crash_point("submit.reserved")
             try:
@@ -222,13 +249,16 @@ class StepRunner:
         self._log_job(
             "submitted", "%s: submitted %s as %s", job.label, job.endpoint, submission.request_id
         )
-        # In a worker thread: the commit waits for the disk while the loop sends other submits.
-        return await asyncio.to_thread(
-            self._ledger.mark_submitted,
-            entry.id,
-            submission.request_id,
-            submission.status_url,
-            time.time() + first_poll,
+        # Shares its commit with the other jobs' writes; the loop sends other submits meanwhile.
+        # Lost to a kill -9 before that commit, the row stays ``submitting``: never resent.
+        return await self._writes.run(
+            functools.partial(
+                self._ledger.mark_submitted,
+                entry.id,
+                submission.request_id,
+                submission.status_url,
+                time.time() + first_poll,
+            )
         )
 
     def _resumable(self, job: PlannedJob, entry: LedgerEntry) -> LedgerEntry | JobError:
@@ -259,17 +289,11 @@ class StepRunner:
     # --- waiting ----------------------------------------------------------------------------
 
     async def run(self, jobs: Sequence[PlannedJob]) -> StepOutcome:
-        """Inline mode: submit (or resume) every job, wait for them, store every result."""
-        entries = await self.submit(jobs)
-        errors = [item for item in entries if isinstance(item, JobError)]
-        live = [
-            (job, item)
-            for job, item in zip(jobs, entries, strict=True)
-            if isinstance(item, LedgerEntry)
-        ]
-        pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
-        waiting = [(job, e) for job, e in pending if placeholders.urls_of(e) is None]
-        filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
+        """Inline mode: submit (or resume) every job, wait for them, store every result.
+
+        Jobs are waited for in waves while the later ones are still being sent (a batch larger
+        than the plan's rate takes minutes to send), each result stored as soon as it is in."""
+        errors: list[JobError] = []
         # Each result is stored as soon as its job ends, while the others are still waited for;
         # once the run is terminated (``stop``), nothing more is stored or reported.
         storing: dict[int, asyncio.Task[ImageRecord | JobError]] = {}
@@ -282,12 +306,52 @@ class StepRunner:
             elif result is not None:
                 self.complete(entry, result)  # not stored, but the result is kept
 
+        sent: asyncio.Queue[tuple[PlannedJob, LedgerEntry] | None] = asyncio.Queue()
+
+        def known(job: PlannedJob, item: LedgerEntry | JobError) -> None:
+            if not isinstance(item, LedgerEntry):
+                return
+            if item.state is not EntryState.PENDING:
+                store_soon(job, item)
+            elif placeholders.urls_of(item) is None:
+                sent.put_nowait((job, item))
+
+        async def wait_in_waves() -> None:
+            waves: list[asyncio.Task[None]] = []
+            try:
+                while (first := await sent.get()) is not None:
+                    wave = [first]
+                    await asyncio.sleep(WAVE_LINGER_S)
+                    last = False
+                    while not sent.empty():
+                        item = sent.get_nowait()
+                        if item is None:
+                            last = True
+                        else:
+                            wave.append(item)
+                    waves.append(asyncio.create_task(self._wait(wave, errors, store_soon)))
+                    if last:
+                        break
+                await asyncio.gather(*waves)
+            finally:
+                for task in waves:
+                    task.cancel()
+
+        waiting = asyncio.create_task(wait_in_waves())
         try:
-            for job, e in live:
-                if e.state is not EntryState.PENDING:
-                    store_soon(job, e)
-            if waiting:
-                await self._until_stopped(self._wait(waiting, errors, store_soon))
+            try:
+                entries = await self.submit(jobs, on_entry=known)
+            finally:
+                sent.put_nowait(None)
+            errors += [item for item in entries if isinstance(item, JobError)]
+            live = [
+                (job, item)
+                for job, item in zip(jobs, entries, strict=True)
+                if isinstance(item, LedgerEntry)
+            ]
+            pending = [(job, e) for job, e in live if e.state is EntryState.PENDING]
+            filling = [(job, e) for job, e in pending if placeholders.urls_of(e) is not None]
+            await self._until_stopped(waiting)
             if filling:
                 jobs_by_id = {e.id: job for job, e in filling}
                 filled = await self._until_stopped(self._wait_placeholders(filling, errors))
@@ -297,6 +361,7 @@ class StepRunner:
                 raise StepStopped
             stored = await asyncio.gather(*(storing[e.id] for _, e in live if e.id in storing))
         finally:
+            waiting.cancel()
             for task in storing.values():
                 task.cancel()
         records: list[ImageRecord] = []
@@ -388,13 +453,15 @@ class StepRunner:
         self, job: PlannedJob, entry: LedgerEntry, result: JobResult | None = None
     ) -> ImageRecord | JobError:
         """Store a finished job's result; with ``result`` (its job just ended), record it
-        ``completed`` first, in a worker thread: the commit waits for the disk, the event loop
-        goes on polling."""
+        ``completed`` first, in a commit shared with the other jobs' writes: the event loop goes
+        on polling meanwhile."""
         if result is not None:
-            entry = await asyncio.to_thread(self.complete, entry, result)
-        async with self._gate:
+            entry = await self._writes.run(functools.partial(self.complete, entry, result))
+        async with self._storing:
             try:
-                return await store_entry(self._client, self._ledger, self._store, entry)
+                return await store_entry(
+                    self._client, self._ledger, self._store, entry, writes=self._writes
+                )
             except (BriaError, OSError) as exc:
                 return JobError(job, f"storing the result failed: {exc}", retryable=True)
 
@@ -417,6 +484,7 @@ class _LedgerGuard:
     def __init__(
         self,
         ledger: Ledger,
+        writes: GroupedWrites,
         job: PlannedJob,
         entry: LedgerEntry,
         asset_key: str,
@@ -424,6 +492,7 @@ class _LedgerGuard:
         caps: SpendCaps | None = None,
     ) -> None:
         self._ledger = ledger
+        self._writes = writes
         self._caps = caps
         self._job = job
         self._entry = entry
@@ -431,9 +500,9 @@ class _LedgerGuard:
         self._run_id = run_id
         self._sending = False
 
-    def sending(self) -> None:
+    def _begin_submit(self) -> LedgerEntry:
         job, entry = self._job, self._entry
-        claimed = self._ledger.begin_submit(
+        return self._ledger.begin_submit(
             self._asset_key,
             job.partition_key,
             job.endpoint,
@@ -443,6 +512,16 @@ class _LedgerGuard:
             entry.forced_generation,
             caps=self._caps,
         )
+
+    async def sending_async(self) -> None:
+        """``submitting``, durable before the POST leaves: the future resolves only once the
+        commit holding the row (and those of the jobs that got their slot meanwhile) returned."""
+        self._claimed(await self._writes.run(self._begin_submit, urgent=True))
+
+    def sending(self) -> None:
+        self._claimed(self._begin_submit())
+
+    def _claimed(self, claimed: LedgerEntry) -> None:
         if not claimed.submit_now:
             raise _TakenOver(claimed)
         self._sending = True

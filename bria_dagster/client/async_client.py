@@ -129,9 +129,16 @@ class AsyncBriaClient(CatalogMixin[Async]):
             self._core.limiter_waited(await self._core.limiter.acquire_async(call.budget))
         request = self._http.build_request(**self._core.request_options(call))
         if guard is not None:
-            # In a worker thread: a guard records the send durably (a ledger commit waits for
-            # the disk), and the event loop meanwhile goes on with the other requests.
-            await asyncio.to_thread(guard.sending)
+            # A guard records the send durably (a ledger commit waits for the disk): in its own
+            # coroutine when it has one (it may share the commit with other sends), else in a
+            # worker thread; the event loop meanwhile goes on with the other requests.
+            sending_async: Callable[[], Awaitable[None]] | None = getattr(
+                guard, "sending_async", None
+            )
+            if sending_async is not None:
+                await sending_async()
+            else:
+                await asyncio.to_thread(guard.sending)
         sent_at = self._core.sent(call)
         try:
             response = await self._http.send(request)

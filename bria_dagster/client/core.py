@@ -87,7 +87,8 @@ class SendGuard(Protocol):
     def sending(self) -> None:
         """The rate-limit slot is taken and the request leaves next; raise to keep it back.
 
-        :class:`AsyncBriaClient` calls it in a worker thread (it may wait for a disk)."""
+        :class:`AsyncBriaClient` calls it in a worker thread (it may wait for a disk), or
+        awaits the guard's ``sending_async()`` coroutine instead when it has one."""
 
     def unsent(self, error: BaseException) -> None:
         """The attempt did not reach Bria (429, connection never opened, no slot)."""

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,10 +59,15 @@ EntryRef = int | str
 """An entry's id (int) or its request_id (str)."""
 
 _T = bria_requests
+_R = TypeVar("_R")
 _S = EntryState
 
 RESERVE_BATCH = 200
 """Requests :meth:`Ledger.reserve_many` reserves per transaction (it holds the write lock)."""
+
+
+class _GroupRedo(Exception):
+    """A write of :meth:`Ledger.write_each`'s group raised: run the group again, with savepoints."""
 
 
 class Reservation(NamedTuple):
@@ -100,6 +105,8 @@ class Ledger:
         self._writers: contextlib.AbstractContextManager[object] = (
             contextlib.nullcontext() if self._postgres else threading.RLock()
         )
+        self._shared = threading.local()
+        """``conn``: the transaction :meth:`write_each` shares among its writes, in its thread."""
         if create:
             self.create_table()
 
@@ -155,10 +162,62 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
+        shared: sa.Connection | None = getattr(self._shared, "conn", None)
+        if shared is not None:
+            # Inside :meth:`write_each`: one write of the shared transaction; in a savepoint of
+            # its own once a write of the group failed, so that one is rolled back alone.
+            if self._shared.savepoints:
+                with shared.begin_nested():
+                    yield shared
+            else:
+                yield shared
+            return
         with self._writers, self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+    def write_each(self, writes: Sequence[Callable[[], _R]]) -> builtins.list[_R | Exception]:
+        """Call each of ``writes`` (this ledger's write methods with their arguments, e.g.
+        ``functools.partial(ledger.mark_stored, entry_id, uri, sha256)``) in one transaction:
+        one commit, so one wait for the disk, for them all.
+
+        Each write is rolled back alone when it raises, and its exception takes its place in
+        the answer (in the order of ``writes``). Nothing is durable before this method returns;
+        if the commit itself fails, it raises and none of the writes happened.
+        """
+        with self._write() as conn:
+            return self._fill(conn, writes)
+
+    def _fill(
+        self, conn: sa.Connection, writes: Sequence[Callable[[], _R]]
+    ) -> builtins.list[_R | Exception]:
+        """Run ``writes`` in ``conn``'s transaction, each one's ``_write`` sharing it."""
+        self._shared.conn = conn
+        try:
+            # A savepoint around each write would cost two statements a write: first the
+            # group in one savepoint, and only when a write raises, again with them.
+            try:
+                with conn.begin_nested():
+                    return self._each(writes, savepoints=False)
+            except _GroupRedo:
+                return self._each(writes, savepoints=True)
+        finally:
+            self._shared.conn = None
+
+    def _each(
+        self, writes: Sequence[Callable[[], _R]], *, savepoints: bool
+    ) -> builtins.list[_R | Exception]:
+        self._shared.savepoints = savepoints
+        answers: builtins.list[_R | Exception] = []
+        for write in writes:
+            try:
+                answers.append(write())
+            except Exception as exc:  # handed back as this write's answer
+                if not savepoints:
+                    raise _GroupRedo from exc
+                answers.append(exc)
+        return answers
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
@@ -275,6 +334,24 @@ class Ledger:
         summary = check.json_object("summary", summary, max_bytes=check.SUMMARY_MAX_BYTES)
         run_id = rows.optional_short_text("run_id", run_id)
         now = self._clock()
+        if state is _S.SUBMITTING:
+            # The usual case, a row reserved while its job waited for a slot, in one statement
+            # (the write lock is held, so it is the same as the read-then-update below).
+            reserved = sa.and_(
+                rows.lookup(key), _T.c.state == _S.PENDING, _T.c.request_id.is_(None)
+            )
+            claimed = (
+                conn.execute(
+                    sa.update(_T)
+                    .where(reserved)
+                    .values(state=state, run_id=run_id, updated_at=now)
+                    .returning(_T)
+                )
+                .mappings()
+                .first()
+            )
+            if claimed is not None:
+                return self._charged(conn, LedgerEntry.from_row(claimed), caps, now)
         values = rows.new_row(key, endpoint, summary, run_id, now, state)
         stmt = self._insert().values(values).on_conflict_do_nothing().returning(_T)
         inserted = conn.execute(stmt).mappings().first()

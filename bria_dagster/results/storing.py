@@ -7,6 +7,7 @@ results the same way through :func:`store_entry`, so either one can finish what 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from bria_dagster.client import AsyncBriaClient, JobResult
 from bria_dagster.client.errors import DownloadError
 from bria_dagster.failpoints import crash_point
 from bria_dagster.ledger import EntryState, Ledger, LedgerEntry
+from bria_dagster.ledger.grouped import GroupedWrites
 from bria_dagster.results.images import ResultFacts, extension_for, inspect_result
 from bria_dagster.results.records import ImageRecord
 from bria_dagster.storage import ObjectStore, object_key
@@ -40,15 +42,21 @@ def storage_hash(payload_hash: str, forced_generation: int) -> str:
 
 
 async def store_entry(
-    client: AsyncBriaClient, ledger: Ledger, store: ObjectStore, entry: LedgerEntry
+    client: AsyncBriaClient,
+    ledger: Ledger,
+    store: ObjectStore,
+    entry: LedgerEntry,
+    *,
+    writes: GroupedWrites | None = None,
 ) -> ImageRecord:
     """Download a ``completed`` entry's result into the store and mark it ``stored``.
 
     A ``stored`` entry is reused as it is (``reused=True``). An expired result URL is fetched
     anew from the Status Service. The object's key is deterministic, so a crash between storing
-    and marking finds the object already there and reuses it (write-once).
+    and marking finds the object already there and reuses it (write-once). ``writes``: mark it
+    stored in a commit shared with other jobs' writes (:mod:`bria_dagster.ledger.grouped`).
     """
-    return (await store_inspected(client, ledger, store, entry))[0]
+    return (await store_inspected(client, ledger, store, entry, writes=writes))[0]
 
 
 async def store_inspected(
@@ -58,6 +66,7 @@ async def store_inspected(
     entry: LedgerEntry,
     *,
     preview: bool = False,
+    writes: GroupedWrites | None = None,
 ) -> tuple[ImageRecord, ResultFacts]:
     """:func:`store_entry`, and what decoding the result found (with ``preview``, its
     thumbnail too, made from the same decode)."""
@@ -87,8 +96,10 @@ async def store_inspected(
             provenance=_provenance(entry, result),
         )
     crash_point("store.after_put")
-    # In a worker thread: the commit waits for the disk, the event loop need not.
-    marked = await asyncio.to_thread(ledger.mark_stored, entry.id, stored.uri, stored.sha256)
+    # In a worker thread, or in a commit shared with other jobs' writes (``writes``): the
+    # commit waits for the disk, the event loop need not.
+    mark = functools.partial(ledger.mark_stored, entry.id, stored.uri, stored.sha256)
+    marked = await (asyncio.to_thread(mark) if writes is None else writes.run(mark))
     record = _record(marked, result, stored.key, stored.size, stored.sha256, content_type, facts)
     return record, facts
 
