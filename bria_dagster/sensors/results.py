@@ -217,7 +217,7 @@ def build_bria_result_sensor(
                 held_since,
                 now=now,
                 queued=bool(latest) and range_run_queued(context.instance, name),
-                settled=ledger.backlog(list(keys))[0] == 0,
+                settled=bool(latest) and ledger.backlog(list(keys))[0] == 0,
             )
             launched = [latest[key] for chunk in launch for key in chunk]
             runs += chunk_requests(
